@@ -1,0 +1,90 @@
+# Team Chat — every target installs what it needs first and says what it is doing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export GOFLAGS := -buildvcs=false
+export PATH := /usr/local/go/bin:$(PATH)
+
+GO        ?= go
+BIN       := bin/teamchat
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X teamchat/server/config.Version=$(VERSION)
+DESKTOP_TAGS := desktop,production,webkit2_41,webui
+# Go packages: listed explicitly so Go tooling never walks into frontend/node_modules.
+GO_PKGS   := . ./app/... ./server/... ./frontend
+DATA      ?= .data
+
+.PHONY: run test build build-server build-windows bench lint fuzz web deps deps-desktop deps-web \
+        test-go test-web test-desktop clean
+
+## run: build the desktop app and start it (host mode; without a display it serves headless)
+run: build
+	@echo "== starting Team Chat with data dir $(DATA)"
+	./$(BIN) --data $(DATA)
+
+## test: everything CI runs (installs its own dependencies)
+test: deps lint test-go test-web test-desktop
+	@echo "== make test: all suites passed"
+
+deps:
+	@echo "== installing system packages (only those missing)"
+	bash scripts/deps.sh
+
+deps-web:
+	@echo "== installing frontend packages (npm ci)"
+	cd frontend && npm ci --no-audit --no-fund
+
+## web: build the web client into frontend/dist
+web: deps-web
+	@echo "== building the web client"
+	cd frontend && npm run build
+
+## build: the Linux desktop binary (embeds the web client and the server)
+build: deps web
+	@echo "== building $(BIN) (tags $(DESKTOP_TAGS))"
+	$(GO) build -tags $(DESKTOP_TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+## build-server: headless server binary with the web client, no GTK needed
+build-server: web
+	$(GO) build -tags webui -ldflags '$(LDFLAGS)' -o bin/teamchat-server .
+
+## build-windows: cross-build teamchat.exe (WebView2, no cgo)
+build-windows: web
+	@echo "== cross-building bin/teamchat.exe"
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -tags desktop,production,webui \
+	  -ldflags '$(LDFLAGS) -H windowsgui' -o bin/teamchat.exe .
+
+lint:
+	@echo "== gofmt"
+	@out=$$(gofmt -l main.go app server frontend/*.go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@echo "== go vet"
+	$(GO) vet $(GO_PKGS)
+	@echo "== go vet (desktop tags)"
+	$(GO) vet -tags desktop,production,webkit2_41 . ./app/...
+	@echo "== module updates available (govulncheck needs an online database this machine cannot reach)"
+	$(GO) list -m -u all 2>/dev/null | grep '\[' || echo "all modules current"
+
+test-go:
+	@echo "== go test -race (server, app, CLI)"
+	$(GO) test -race -count=1 -timeout 20m $(GO_PKGS)
+
+test-web: deps-web
+	@echo "== web client: type check, unit tests, build, browser end-to-end tests"
+	bash scripts/test-web.sh
+
+test-desktop:
+	@echo "== desktop app and LAN discovery tests"
+	bash scripts/test-desktop.sh
+
+## bench: load test against the real binary on 127.0.0.1; figures go to docs/performance.md
+bench:
+	@echo "== building the server and the load command"
+	$(GO) build -o bin/teamchat-bench-server .
+	$(GO) build -o bin/loadtest ./server/cmd/loadtest
+	./bin/loadtest -server ./bin/teamchat-bench-server
+
+## fuzz: longer fuzz runs
+fuzz:
+	bash scripts/fuzz.sh 60s
+
+clean:
+	rm -rf bin frontend/dist

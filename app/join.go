@@ -1,0 +1,108 @@
+package app
+
+import (
+	"cmp"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"teamchat/server/discovery"
+)
+
+// searchFor is how long client mode says "searching" before it says that
+// nothing was found (and keeps listening).
+const searchFor = 5 * time.Second
+
+// Join is bound into the client-mode window: the embedded page polls State
+// and calls Open with the URL the student picked or typed.
+type Join struct {
+	log     *slog.Logger
+	initial string // URL given on the command line: opened at once
+	now     func() time.Time
+
+	mu      sync.Mutex
+	started time.Time
+	classes map[string]discovery.Entry
+	err     string
+}
+
+func newJoin(log *slog.Logger, initial string) *Join {
+	return &Join{log: log, initial: initial, now: time.Now, started: time.Now(), classes: map[string]discovery.Entry{}}
+}
+
+// Class is one class as the page lists it.
+type Class struct {
+	Key        string   `json:"key"`
+	Name       string   `json:"name"`
+	Host       string   `json:"host"`
+	Addrs      []string `json:"addrs"`
+	Port       int      `json:"port"`
+	URL        string   `json:"url"`
+	Compatible bool     `json:"compatible"` // TXT v=1 (this app speaks version 1)
+}
+
+// JoinState is what the client page shows.
+type JoinState struct {
+	Classes   []Class `json:"classes"`
+	Searching bool    `json:"searching"` // still within the first seconds
+	Error     string  `json:"error"`     // mDNS unusable (the URL field still works)
+	Open      string  `json:"open"`      // URL to open at once (command line)
+}
+
+// State lists the classes found so far, by name.
+func (j *Join) State() JoinState {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	st := JoinState{
+		Classes:   []Class{},
+		Searching: j.now().Sub(j.started) < searchFor,
+		Error:     j.err,
+		Open:      j.initial,
+	}
+	for k, e := range j.classes {
+		st.Classes = append(st.Classes, Class{
+			Key: k, Name: e.Name, Host: e.Host, Addrs: e.Addrs, Port: e.Port, URL: e.URL(),
+			Compatible: e.Version == discovery.Version,
+		})
+	}
+	slices.SortFunc(st.Classes, func(a, b Class) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), strings.Compare(a.Key, b.Key))
+	})
+	return st
+}
+
+// Open checks a URL the student picked or typed and returns the absolute URL
+// the window should load; the page then navigates to it.
+func (j *Join) Open(raw string) (string, error) {
+	u, err := NormalizeURL(raw)
+	if err != nil {
+		return "", err
+	}
+	j.log.Info("opening class", "url", u)
+	return u, nil
+}
+
+func (j *Join) found(e discovery.Entry) {
+	j.log.Info("class found", "name", e.Name, "host", e.Host, "addrs", strings.Join(e.Addrs, ","),
+		"port", strconv.Itoa(e.Port), "id", e.ID, "url", e.URL())
+	j.mu.Lock()
+	j.classes[e.Key()] = e
+	j.mu.Unlock()
+}
+
+func (j *Join) lost(e discovery.Entry) {
+	j.log.Info("class gone", "name", e.Name, "host", e.Host)
+	j.mu.Lock()
+	delete(j.classes, e.Key())
+	j.mu.Unlock()
+}
+
+func (j *Join) browseFailed(err error) {
+	j.log.Warn("LAN discovery unavailable", "err", err)
+	j.mu.Lock()
+	j.err = "Searching the network is not possible here (" + err.Error() + "). Type the address the professor shows."
+	j.mu.Unlock()
+}

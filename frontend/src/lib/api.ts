@@ -1,0 +1,516 @@
+// The one module that talks to the server: REST over fetch (cookie session +
+// X-CSRF-Token) and the WebSocket with reconnect, resume by seq and an outbox
+// of pending sends that are resent with the same client_id (docs/api.md).
+
+import type {
+  ConsoleInfo,
+  Conversation,
+  Member,
+  Message,
+  ServerFrame,
+  ServerInfo,
+  SessionInfo,
+  Settings,
+  User,
+} from './types';
+
+/** A failed request, carrying the server's error envelope (or a network failure). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly retryAfter: number | null;
+  constructor(status: number, code: string, message: string, retryAfter: number | null = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Turns any thrown value into a sentence a person can read. */
+export function errorText(err: unknown): string {
+  if (err instanceof ApiError) {
+    if (err.code === 'rate_limited' && err.retryAfter) {
+      return `${err.message} (try again in ${err.retryAfter} s)`;
+    }
+    return err.message;
+  }
+  if (err instanceof Error && err.message) return err.message;
+  return 'Something went wrong.';
+}
+
+type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export class Api {
+  /** The CSRF token of the browser session; sent on every unsafe request. */
+  csrf = '';
+  private readonly base: string;
+  private readonly fetchImpl: FetchLike;
+
+  constructor(base = '', fetchImpl?: FetchLike) {
+    this.base = base;
+    this.fetchImpl = fetchImpl ?? ((input, init) => fetch(input, init));
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (UNSAFE.has(method) && this.csrf) headers['X-CSRF-Token'] = this.csrf;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(this.base + '/api/v1' + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'same-origin',
+      });
+    } catch {
+      throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    let data: unknown = undefined;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+    }
+    if (!res.ok) {
+      const env = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+      const ra = res.headers.get('Retry-After');
+      throw new ApiError(
+        res.status,
+        env?.code ?? 'http_' + res.status,
+        env?.message ?? `The server answered ${res.status} ${res.statusText}`.trim(),
+        ra && /^\d+$/.test(ra) ? Number(ra) : null,
+      );
+    }
+    if (data === undefined && text) {
+      throw new ApiError(res.status, 'bad_response', 'The server sent an answer this page cannot read.');
+    }
+    return data as T;
+  }
+
+  // --- session -------------------------------------------------------------
+  private keep(s: SessionInfo): SessionInfo {
+    this.csrf = s.csrf_token ?? '';
+    return s;
+  }
+  async getSession(): Promise<SessionInfo> {
+    return this.keep(await this.request<SessionInfo>('GET', '/session'));
+  }
+  async login(username: string, password: string): Promise<SessionInfo> {
+    return this.keep(await this.request<SessionInfo>('POST', '/session', { username, password }));
+  }
+  async exchangeTicket(ticket: string): Promise<SessionInfo> {
+    return this.keep(await this.request<SessionInfo>('POST', '/session/ticket', { ticket }));
+  }
+  async register(r: { username: string; password: string; display_name: string; join_code: string }): Promise<SessionInfo> {
+    return this.keep(await this.request<SessionInfo>('POST', '/auth/register', { ...r, session: true }));
+  }
+  async guest(display_name: string, join_code: string): Promise<SessionInfo> {
+    return this.keep(await this.request<SessionInfo>('POST', '/auth/guest', { display_name, join_code, session: true }));
+  }
+  async logout(): Promise<void> {
+    try {
+      await this.request<void>('DELETE', '/session');
+    } finally {
+      this.csrf = '';
+    }
+  }
+
+  // --- everyone ------------------------------------------------------------
+  info(): Promise<ServerInfo> {
+    return this.request('GET', '/info');
+  }
+  me(): Promise<User> {
+    return this.request('GET', '/me');
+  }
+  updateMe(patch: { display_name?: string; password?: string; current_password?: string }): Promise<User> {
+    return this.request('PATCH', '/me', patch);
+  }
+  async conversations(): Promise<Conversation[]> {
+    return (await this.request<{ conversations: Conversation[] }>('GET', '/conversations')).conversations ?? [];
+  }
+  conversation(id: number): Promise<Conversation> {
+    return this.request('GET', `/conversations/${id}`);
+  }
+  createConversation(c: { name: string; kind?: 'group' | 'direct'; member_ids?: number[] }): Promise<Conversation> {
+    return this.request('POST', '/conversations', c);
+  }
+  updateConversation(id: number, patch: { name?: string; locked?: boolean; auto_join?: boolean }): Promise<Conversation> {
+    return this.request('PATCH', `/conversations/${id}`, patch);
+  }
+  deleteConversation(id: number): Promise<void> {
+    return this.request('DELETE', `/conversations/${id}`);
+  }
+  async members(id: number): Promise<Member[]> {
+    return (await this.request<{ members: Member[] }>('GET', `/conversations/${id}/members`)).members ?? [];
+  }
+  addMember(id: number, user_id: number): Promise<Member> {
+    return this.request('POST', `/conversations/${id}/members`, { user_id });
+  }
+  removeMember(id: number, user_id: number): Promise<void> {
+    return this.request('DELETE', `/conversations/${id}/members/${user_id}`);
+  }
+  messages(id: number, q: { before_seq?: number; after_seq?: number; limit?: number }): Promise<{ messages: Message[]; has_more: boolean }> {
+    const p = new URLSearchParams();
+    if (q.before_seq !== undefined) p.set('before_seq', String(q.before_seq));
+    if (q.after_seq !== undefined) p.set('after_seq', String(q.after_seq));
+    if (q.limit !== undefined) p.set('limit', String(q.limit));
+    const qs = p.toString();
+    return this.request('GET', `/conversations/${id}/messages${qs ? '?' + qs : ''}`);
+  }
+  postMessage(id: number, body: string, client_id: string): Promise<Message> {
+    return this.request('POST', `/conversations/${id}/messages`, { body, client_id });
+  }
+  deleteMessage(id: number): Promise<void> {
+    return this.request('DELETE', `/messages/${id}`);
+  }
+  markRead(id: number, seq: number): Promise<void> {
+    return this.request('POST', `/conversations/${id}/read`, { seq });
+  }
+
+  // --- admin ---------------------------------------------------------------
+  async users(q = ''): Promise<User[]> {
+    return (await this.request<{ users: User[] }>('GET', '/users' + (q ? '?q=' + encodeURIComponent(q) : ''))).users ?? [];
+  }
+  createUser(u: { username: string; password: string; display_name: string; role: string }): Promise<User> {
+    return this.request('POST', '/users', u);
+  }
+  updateUser(id: number, patch: { display_name?: string; role?: string; disabled?: boolean; password?: string }): Promise<User> {
+    return this.request('PATCH', `/users/${id}`, patch);
+  }
+  deleteUser(id: number): Promise<void> {
+    return this.request('DELETE', `/users/${id}`);
+  }
+  settings(): Promise<Settings> {
+    return this.request('GET', '/settings');
+  }
+  updateSettings(patch: Partial<Settings> & { rotate_join_code?: boolean }): Promise<Settings> {
+    return this.request('PATCH', '/settings', patch);
+  }
+  console(): Promise<ConsoleInfo> {
+    return this.request('GET', '/console');
+  }
+}
+
+// --- client ids ---------------------------------------------------------------
+
+/** A random client_id. crypto.randomUUID needs a secure context, which a
+ * classroom's http://192.168.x.y:8080 is not; getRandomValues works everywhere. */
+export function newClientId(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return 'w' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// --- backoff ------------------------------------------------------------------
+
+/** Exponential backoff with full jitter: uniform in [0, min(cap, base·2^(attempt-1))]. */
+export function backoffDelay(attempt: number, random: () => number, base = 500, cap = 30_000): number {
+  const exp = Math.min(cap, base * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
+  return Math.floor(random() * exp);
+}
+
+// --- WebSocket ------------------------------------------------------------------
+
+export type ConnState = 'connecting' | 'online' | 'offline' | 'stopped';
+
+export interface PendingSend {
+  client_id: string;
+  conversation_id: number;
+  body: string;
+  created_at: string;
+}
+
+interface WebSocketLike {
+  readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface SocketOptions {
+  url: string | (() => string);
+  onFrame: (frame: ServerFrame) => void;
+  onState?: (state: ConnState, info: { attempt: number; delay?: number; code?: number }) => void;
+  /** The server closed with 4401: the session is gone. No more reconnects. */
+  onAuthLost?: () => void;
+  /** Outbox persistence (e.g. localStorage), so a reload while offline loses nothing. */
+  persist?: { load(): PendingSend[]; save(list: PendingSend[]): void };
+  WebSocketImpl?: new (url: string) => WebSocketLike;
+  random?: () => number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (t: unknown) => void;
+  baseDelay?: number;
+  maxDelay?: number;
+}
+
+const OPEN = 1;
+
+export class ChatSocket {
+  state: ConnState = 'stopped';
+  attempt = 0;
+  private ws: WebSocketLike | null = null;
+  private timer: unknown = null;
+  private retryTimer: unknown = null;
+  private readonly subs = new Map<number, number>();
+  private outbox: PendingSend[] = [];
+  private ready = false;
+  private readonly o: Required<Omit<SocketOptions, 'persist' | 'onAuthLost' | 'onState'>> &
+    Pick<SocketOptions, 'persist' | 'onAuthLost' | 'onState'>;
+
+  constructor(opts: SocketOptions) {
+    this.o = {
+      WebSocketImpl: (globalThis as unknown as { WebSocket: new (url: string) => WebSocketLike }).WebSocket,
+      random: Math.random,
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
+      baseDelay: 500,
+      maxDelay: 30_000,
+      ...opts,
+    };
+    this.outbox = this.o.persist?.load() ?? [];
+  }
+
+  /** Opens the connection (and keeps it open until stop()). */
+  start(): void {
+    if (this.state !== 'stopped') return;
+    this.connect();
+  }
+
+  /** Closes for good (sign out). Keeps nothing. */
+  stop(): void {
+    this.setState('stopped');
+    this.clearTimers();
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    if (ws) {
+      ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null;
+      try {
+        ws.close(1000, 'bye');
+      } catch {
+        /* already closed */
+      }
+    }
+    this.subs.clear();
+  }
+
+  /** Reconnects now instead of waiting for the backoff timer (browser came back online, "Retry" button). */
+  retryNow(): void {
+    if (this.state !== 'offline') return;
+    this.clearTimers();
+    this.connect();
+  }
+
+  get isOnline(): boolean {
+    return this.ready;
+  }
+
+  pending(conversationId?: number): PendingSend[] {
+    return conversationId === undefined ? [...this.outbox] : this.outbox.filter((p) => p.conversation_id === conversationId);
+  }
+
+  lastSeq(conversationId: number): number | undefined {
+    return this.subs.get(conversationId);
+  }
+
+  /** Subscribes from afterSeq (messages with a greater seq are replayed, then live). */
+  subscribe(conversationId: number, afterSeq: number): void {
+    const prev = this.subs.get(conversationId);
+    this.subs.set(conversationId, Math.max(afterSeq, prev ?? 0));
+    if (this.ready) this.raw({ type: 'subscribe', conversation_id: conversationId, after_seq: this.subs.get(conversationId) });
+  }
+
+  unsubscribe(conversationId: number): void {
+    if (!this.subs.delete(conversationId)) return;
+    if (this.ready) this.raw({ type: 'unsubscribe', conversation_id: conversationId });
+  }
+
+  subscriptions(): Map<number, number> {
+    return new Map(this.subs);
+  }
+
+  /** Records that every message up to seq has been seen (e.g. fetched over REST). */
+  seen(conversationId: number, seq: number): void {
+    const cur = this.subs.get(conversationId);
+    if (cur !== undefined && seq > cur) this.subs.set(conversationId, seq);
+  }
+
+  /** Queues a message; it is sent now if connected, else after the next `ready`. */
+  send(conversationId: number, body: string, clientId = newClientId()): PendingSend {
+    const p: PendingSend = { client_id: clientId, conversation_id: conversationId, body, created_at: new Date().toISOString() };
+    if (!this.outbox.some((x) => x.client_id === clientId)) {
+      this.outbox.push(p);
+      this.save();
+    }
+    if (this.ready) this.raw({ type: 'send', conversation_id: conversationId, client_id: clientId, body });
+    return p;
+  }
+
+  /** Drops a pending message (the person discarded it). */
+  discard(clientId: string): void {
+    this.outbox = this.outbox.filter((p) => p.client_id !== clientId);
+    this.save();
+  }
+
+  typing(conversationId: number): void {
+    if (this.ready) this.raw({ type: 'typing', conversation_id: conversationId });
+  }
+
+  /** Sends `read`; answers false when offline (the caller may use REST instead). */
+  read(conversationId: number, seq: number): boolean {
+    if (!this.ready) return false;
+    this.raw({ type: 'read', conversation_id: conversationId, seq });
+    return true;
+  }
+
+  // --- internals ----------------------------------------------------------------
+
+  private url(): string {
+    return typeof this.o.url === 'function' ? this.o.url() : this.o.url;
+  }
+
+  private save(): void {
+    this.o.persist?.save(this.outbox);
+  }
+
+  private setState(s: ConnState, info: { delay?: number; code?: number } = {}): void {
+    this.state = s;
+    this.o.onState?.(s, { attempt: this.attempt, ...info });
+  }
+
+  private clearTimers(): void {
+    if (this.timer !== null) this.o.clearTimer(this.timer);
+    if (this.retryTimer !== null) this.o.clearTimer(this.retryTimer);
+    this.timer = this.retryTimer = null;
+  }
+
+  private connect(): void {
+    this.timer = null;
+    this.ready = false;
+    this.setState('connecting');
+    let ws: WebSocketLike;
+    try {
+      ws = new this.o.WebSocketImpl(this.url());
+    } catch {
+      this.scheduleReconnect(1006);
+      return;
+    }
+    this.ws = ws;
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws || typeof ev.data !== 'string') return;
+      let f: ServerFrame;
+      try {
+        f = JSON.parse(ev.data) as ServerFrame;
+      } catch {
+        return;
+      }
+      this.handle(f);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.ready = false;
+      if (ev.code === 4401) {
+        this.clearTimers();
+        this.setState('stopped', { code: ev.code });
+        this.o.onAuthLost?.();
+        return;
+      }
+      this.scheduleReconnect(ev.code);
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+  }
+
+  private scheduleReconnect(code: number): void {
+    if (this.state === 'stopped') return;
+    this.attempt++;
+    const delay = backoffDelay(this.attempt, this.o.random, this.o.baseDelay, this.o.maxDelay);
+    this.setState('offline', { delay, code });
+    this.timer = this.o.setTimer(() => this.connect(), delay);
+  }
+
+  private handle(f: ServerFrame): void {
+    switch (f.type) {
+      case 'ready':
+        this.ready = true;
+        this.ownerId = f.user?.id ?? null;
+        this.attempt = 0;
+        this.setState('online');
+        // Resume every subscription from its last seen seq, then resend the outbox
+        // with the same client_ids: the server acks a stored one again, stores nothing twice.
+        for (const [id, seq] of this.subs) this.raw({ type: 'subscribe', conversation_id: id, after_seq: seq });
+        for (const p of this.outbox) this.raw({ type: 'send', conversation_id: p.conversation_id, client_id: p.client_id, body: p.body });
+        break;
+      case 'message': {
+        const m = f.message;
+        const cur = this.subs.get(m.conversation_id);
+        if (cur !== undefined && m.seq > cur) this.subs.set(m.conversation_id, m.seq);
+        if (m.client_id && this.outbox.some((p) => p.client_id === m.client_id && p.conversation_id === m.conversation_id)) {
+          // Our own message came back on the stream (e.g. after a reconnect, before the ack).
+          // Only drop it from the outbox when it is our own: client_ids are scoped per sender.
+          if (this.ownerId !== null && m.sender.id === this.ownerId) this.discard(m.client_id);
+        }
+        break;
+      }
+      case 'subscribed': {
+        const cur = this.subs.get(f.conversation_id);
+        if (cur !== undefined && !f.has_more && f.last_seq > cur) this.subs.set(f.conversation_id, f.last_seq);
+        break;
+      }
+      case 'ack':
+        this.discard(f.client_id);
+        break;
+      case 'error':
+        if (f.client_id) {
+          if (f.code === 'rate_limited') {
+            // Not stored: try again with the same client_id a little later.
+            const p = this.outbox.find((x) => x.client_id === f.client_id);
+            if (p) {
+              this.retryTimer = this.o.setTimer(() => {
+                this.retryTimer = null;
+                if (this.ready && this.outbox.includes(p)) {
+                  this.raw({ type: 'send', conversation_id: p.conversation_id, client_id: p.client_id, body: p.body });
+                }
+              }, 1000 + Math.floor(this.o.random() * 1000));
+            }
+            return; // the store keeps showing it as pending
+          }
+          this.discard(f.client_id);
+        }
+        break;
+    }
+    this.o.onFrame(f);
+  }
+
+  /** The signed-in user's id (from `ready`), to recognise own messages. */
+  ownerId: number | null = null;
+
+  private raw(frame: Record<string, unknown>): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== OPEN) return;
+    try {
+      ws.send(JSON.stringify(frame));
+    } catch {
+      /* the close handler reconnects */
+    }
+  }
+}
+
+/** ws://host/api/v1/ws or wss:// for the page's own origin. */
+export function socketUrl(loc: { protocol: string; host: string } = location): string {
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/v1/ws`;
+}

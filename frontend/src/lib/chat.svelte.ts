@@ -1,0 +1,739 @@
+// Application state: the signed-in user, conversations, messages per
+// conversation, presence, typing and the connection, all driven by the api
+// module. Components read this object and call its methods; nothing else
+// talks to the server.
+
+import { Api, ApiError, ChatSocket, errorText, newClientId, socketUrl, type ConnState, type PendingSend } from './api';
+import type { Conversation, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
+
+export interface PendingView {
+  client_id: string;
+  conversation_id: number;
+  body: string;
+  created_at: string;
+  status: 'pending' | 'failed';
+  error?: string;
+}
+
+export interface Room {
+  messages: Message[];
+  hasMore: boolean;
+  loaded: boolean;
+  loadingOlder: boolean;
+  error: string;
+  typing: Record<number, { user: User; until: number }>;
+}
+
+export type Route =
+  | { view: 'home' }
+  | { view: 'chat'; id: number }
+  | { view: 'users' }
+  | { view: 'settings' }
+  | { view: 'console' };
+
+export interface Toast {
+  id: number;
+  text: string;
+  kind: 'error' | 'info';
+}
+
+export function parseHash(hash: string): Route {
+  const h = hash.replace(/^#\/?/, '');
+  const m = /^c\/(\d+)$/.exec(h);
+  if (m) return { view: 'chat', id: Number(m[1]) };
+  if (h === 'users') return { view: 'users' };
+  if (h === 'settings') return { view: 'settings' };
+  if (h === 'console') return { view: 'console' };
+  return { view: 'home' };
+}
+
+export function routeHash(r: Route): string {
+  switch (r.view) {
+    case 'chat':
+      return `#c/${r.id}`;
+    case 'home':
+      return '#';
+    default:
+      return '#' + r.view;
+  }
+}
+
+const PAGE = 50;
+
+export class ChatApp {
+  readonly api = new Api();
+  socket: ChatSocket | null = null;
+
+  phase = $state<'loading' | 'join' | 'app'>('loading');
+  info = $state<ServerInfo | null>(null);
+  infoError = $state('');
+  me = $state<User | null>(null);
+  conn = $state<ConnState>('stopped');
+  retryIn = $state(0);
+  everOnline = $state(false);
+  conversations = $state<Conversation[]>([]);
+  rooms = $state<Record<number, Room>>({});
+  members = $state<Record<number, Member[]>>({});
+  lastMessage = $state<Record<number, Message | null>>({});
+  pending = $state<PendingView[]>([]);
+  presence = $state<Record<number, boolean>>({});
+  presenceTick = $state(0);
+  toasts = $state<Toast[]>([]);
+  route = $state<Route>({ view: 'home' });
+  now = $state(Date.now());
+  joinCode = $state('');
+
+  private readSeq: Record<number, number> = {};
+  private subscribed: number | null = null;
+  private toastId = 0;
+  private readTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastTypingSent = 0;
+
+  get isAdmin(): boolean {
+    return this.me?.role === 'admin';
+  }
+
+  // --- start-up ------------------------------------------------------------------
+
+  async init(): Promise<void> {
+    const url = new URL(location.href);
+    const code = url.searchParams.get('code');
+    if (code) this.joinCode = code;
+    const ticket = url.searchParams.get('ticket');
+    if (ticket) {
+      url.searchParams.delete('ticket');
+      history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+    }
+    this.route = parseHash(location.hash);
+    addEventListener('hashchange', () => this.onHash());
+    addEventListener('online', () => this.socket?.retryNow());
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') {
+        this.socket?.retryNow();
+        this.scheduleRead();
+      }
+    });
+    setInterval(() => (this.now = Date.now()), 1000);
+
+    const infoP = this.loadInfo();
+    let session: SessionInfo | null = null;
+    try {
+      session = ticket ? await this.api.exchangeTicket(ticket) : await this.api.getSession();
+    } catch (e) {
+      if (ticket) this.toast(`Automatic sign-in failed: ${errorText(e)}`);
+      else if (!(e instanceof ApiError && e.status === 401)) this.toast(errorText(e));
+      if (ticket) {
+        try {
+          session = await this.api.getSession();
+        } catch {
+          session = null;
+        }
+      }
+    }
+    await infoP;
+    if (session) await this.enter(session);
+    else this.phase = 'join';
+  }
+
+  async loadInfo(): Promise<void> {
+    try {
+      this.info = await this.api.info();
+      this.infoError = '';
+    } catch (e) {
+      this.infoError = errorText(e);
+    }
+  }
+
+  // --- joining --------------------------------------------------------------------
+
+  async login(username: string, password: string): Promise<void> {
+    await this.enter(await this.api.login(username.trim(), password));
+  }
+
+  async register(r: { username: string; password: string; display_name: string; join_code: string }): Promise<void> {
+    await this.enter(await this.api.register({ ...r, username: r.username.trim(), display_name: r.display_name.trim(), join_code: r.join_code.trim() }));
+  }
+
+  async joinAsGuest(displayName: string, code: string): Promise<void> {
+    await this.enter(await this.api.guest(displayName.trim(), code.trim()));
+  }
+
+  async logout(): Promise<void> {
+    try {
+      await this.api.logout();
+    } catch (e) {
+      this.toast(errorText(e));
+    }
+    this.leave();
+  }
+
+  /** Back to the join screen (logged out, or the session died). */
+  private leave(): void {
+    this.socket?.stop();
+    this.socket = null;
+    this.me = null;
+    this.conversations = [];
+    this.rooms = {};
+    this.members = {};
+    this.lastMessage = {};
+    this.pending = [];
+    this.presence = {};
+    this.subscribed = null;
+    this.conn = 'stopped';
+    this.everOnline = false;
+    this.phase = 'join';
+    void this.loadInfo();
+  }
+
+  private async enter(s: SessionInfo): Promise<void> {
+    this.me = s.user;
+    // The join code has done its job; keep the address bar clean.
+    const url = new URL(location.href);
+    if (url.searchParams.has('code')) {
+      url.searchParams.delete('code');
+      history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+    }
+    const key = `teamchat.outbox.${s.user.id}`;
+    this.socket = new ChatSocket({
+      url: () => socketUrl(),
+      onFrame: (f) => this.onFrame(f),
+      onState: (st, info) => {
+        this.conn = st;
+        this.retryIn = info.delay ?? 0;
+        if (st === 'offline' && info.attempt >= 3 && info.attempt % 3 === 0) void this.checkSession();
+      },
+      onAuthLost: () => {
+        this.toast('Your session has ended. Please sign in again.');
+        this.leave();
+      },
+      persist: {
+        load: () => {
+          try {
+            const v = JSON.parse(localStorage.getItem(key) ?? '[]');
+            return Array.isArray(v) ? (v as PendingSend[]) : [];
+          } catch {
+            return [];
+          }
+        },
+        save: (list) => {
+          try {
+            if (list.length) localStorage.setItem(key, JSON.stringify(list));
+            else localStorage.removeItem(key);
+          } catch {
+            /* private mode: keep it in memory */
+          }
+        },
+      },
+    });
+    this.pending = this.socket.pending().map((p) => ({ ...p, status: 'pending' as const }));
+    this.phase = 'app';
+    this.socket.start();
+    await this.loadConversations();
+    this.onHash();
+  }
+
+  /** While offline for a while: is it the network, or did the session die? */
+  private async checkSession(): Promise<void> {
+    try {
+      await this.api.getSession();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        this.toast('Your session has ended. Please sign in again.');
+        this.leave();
+      }
+    }
+  }
+
+  // --- routing ----------------------------------------------------------------------
+
+  navigate(r: Route): void {
+    const h = routeHash(r);
+    if (location.hash !== h && !(h === '#' && location.hash === '')) location.hash = h;
+    else this.onHash();
+  }
+
+  private onHash(): void {
+    const r = parseHash(location.hash);
+    this.route = r;
+    if (this.phase !== 'app') return;
+    if (r.view === 'chat') void this.open(r.id);
+    else if (this.subscribed !== null) {
+      this.socket?.unsubscribe(this.subscribed);
+      this.subscribed = null;
+    }
+  }
+
+  // --- conversations ------------------------------------------------------------------
+
+  conversation(id: number): Conversation | undefined {
+    return this.conversations.find((c) => c.id === id);
+  }
+
+  /** The name to show: a direct conversation is named after the other person. */
+  title(c: Conversation): string {
+    if (c.kind === 'direct') {
+      const others = (this.members[c.id] ?? []).filter((m) => m.user.id !== this.me?.id);
+      if (others.length) return others.map((m) => m.user.display_name).join(', ');
+    }
+    return c.name || 'Conversation';
+  }
+
+  async loadConversations(): Promise<void> {
+    try {
+      const list = await this.api.conversations();
+      for (const c of list) this.readSeq[c.id] = Math.max(0, c.last_seq - (c.unread ?? 0));
+      this.conversations = list;
+      await Promise.all(list.filter((c) => c.kind === 'direct' && !this.members[c.id]).map((c) => this.loadMembers(c.id, true)));
+      void this.loadPreviews(list.filter((c) => c.last_seq > 0 && this.lastMessage[c.id] === undefined).map((c) => c.id));
+    } catch (e) {
+      this.toast(`Could not load conversations: ${errorText(e)}`);
+    }
+  }
+
+  private async loadPreviews(ids: number[]): Promise<void> {
+    const queue = [...ids];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) await this.refreshPreview(id);
+    };
+    await Promise.all([worker(), worker(), worker()]);
+  }
+
+  private async refreshPreview(id: number): Promise<void> {
+    try {
+      const r = await this.api.messages(id, { limit: 1 });
+      this.lastMessage[id] = r.messages.at(-1) ?? null;
+    } catch {
+      /* a preview is cosmetic */
+    }
+  }
+
+  async loadMembers(id: number, quiet = false): Promise<Member[]> {
+    try {
+      const list = await this.api.members(id);
+      this.members[id] = list;
+      return list;
+    } catch (e) {
+      if (!quiet) this.toast(`Could not load members: ${errorText(e)}`);
+      return this.members[id] ?? [];
+    }
+  }
+
+  unread(c: Conversation): number {
+    return c.unread ?? 0;
+  }
+
+  private upsertConversation(c: Conversation): void {
+    const i = this.conversations.findIndex((x) => x.id === c.id);
+    if (i >= 0) {
+      const old = this.conversations[i];
+      this.conversations[i] = { ...old, ...c, unread: c.unread ?? old.unread, member_role: c.member_role !== undefined ? c.member_role : old.member_role };
+    } else {
+      this.conversations.push(c);
+    }
+  }
+
+  async createGroup(name: string, memberIds: number[]): Promise<Conversation> {
+    const c = await this.api.createConversation({ name: name.trim(), kind: 'group', member_ids: memberIds });
+    this.upsertConversation({ ...c, unread: 0, member_role: c.member_role ?? 'owner' });
+    this.navigate({ view: 'chat', id: c.id });
+    return c;
+  }
+
+  async startDirect(user: User): Promise<Conversation> {
+    const name = `${this.me?.display_name ?? ''} & ${user.display_name}`.slice(0, 64);
+    const c = await this.api.createConversation({ name, kind: 'direct', member_ids: [user.id] });
+    this.upsertConversation({ ...c, unread: this.conversation(c.id)?.unread ?? 0 });
+    await this.loadMembers(c.id, true);
+    this.navigate({ view: 'chat', id: c.id });
+    return c;
+  }
+
+  /** People the caller may start a direct conversation with. */
+  async contacts(q = ''): Promise<User[]> {
+    const byId = new Map<number, User>();
+    if (this.isAdmin) {
+      for (const u of await this.api.users(q)) byId.set(u.id, u);
+    } else {
+      // Non-admins cannot list users: offer the members of shared conversations.
+      await Promise.all(this.conversations.map((c) => (this.members[c.id] ? null : this.loadMembers(c.id, true))));
+      for (const list of Object.values(this.members)) for (const m of list) byId.set(m.user.id, m.user);
+    }
+    const needle = q.trim().toLowerCase();
+    return [...byId.values()]
+      .filter((u) => u.id !== this.me?.id && !u.disabled)
+      .filter((u) => !needle || u.display_name.toLowerCase().includes(needle) || u.username.toLowerCase().includes(needle))
+      .sort((a, b) => a.display_name.localeCompare(b.display_name));
+  }
+
+  async setLocked(id: number, locked: boolean): Promise<void> {
+    this.upsertConversation(await this.api.updateConversation(id, { locked }));
+  }
+
+  async renameConversation(id: number, name: string): Promise<void> {
+    this.upsertConversation(await this.api.updateConversation(id, { name: name.trim() }));
+  }
+
+  async deleteConversation(id: number): Promise<void> {
+    await this.api.deleteConversation(id);
+    this.dropConversation(id);
+  }
+
+  async leaveConversation(id: number): Promise<void> {
+    if (!this.me) return;
+    await this.api.removeMember(id, this.me.id);
+    if (!this.isAdmin) this.dropConversation(id);
+    else {
+      await this.loadConversations();
+      await this.loadMembers(id, true);
+    }
+  }
+
+  async addMember(id: number, userId: number): Promise<void> {
+    await this.api.addMember(id, userId);
+    await this.loadMembers(id);
+  }
+
+  async removeMember(id: number, userId: number): Promise<void> {
+    await this.api.removeMember(id, userId);
+    await this.loadMembers(id);
+  }
+
+  private dropConversation(id: number): void {
+    this.conversations = this.conversations.filter((c) => c.id !== id);
+    delete this.rooms[id];
+    if (this.subscribed === id) {
+      this.socket?.unsubscribe(id);
+      this.subscribed = null;
+    }
+    if (this.route.view === 'chat' && this.route.id === id) this.navigate({ view: 'home' });
+  }
+
+  // --- one conversation ------------------------------------------------------------------
+
+  room(id: number): Room {
+    let r = this.rooms[id];
+    if (!r) {
+      this.rooms[id] = { messages: [], hasMore: false, loaded: false, loadingOlder: false, error: '', typing: {} };
+      r = this.rooms[id];
+    }
+    return r;
+  }
+
+  private async open(id: number): Promise<void> {
+    if (this.subscribed !== null && this.subscribed !== id) {
+      this.socket?.unsubscribe(this.subscribed);
+    }
+    this.subscribed = id;
+    const room = this.room(id);
+    room.error = '';
+    void this.loadMembers(id, true);
+    try {
+      const page = await this.api.messages(id, { limit: PAGE });
+      if (this.subscribed !== id) return;
+      this.mergeNewest(room, page.messages);
+      if (!room.loaded) room.hasMore = page.has_more;
+      room.loaded = true;
+      const newest = room.messages.at(-1)?.seq ?? 0;
+      this.socket?.subscribe(id, newest);
+      this.scheduleRead();
+    } catch (e) {
+      room.error = errorText(e);
+      room.loaded = true;
+      if (e instanceof ApiError && e.status === 404) {
+        this.conversations = this.conversations.filter((c) => c.id !== id);
+      }
+    }
+  }
+
+  /** Replaces the newest part of the history with a fresh page (edits and deletions included). */
+  private mergeNewest(room: Room, page: Message[]): void {
+    if (!page.length) return;
+    const first = page[0].seq;
+    const older = room.messages.filter((m) => m.seq < first);
+    const newer = room.messages.filter((m) => m.seq > page[page.length - 1].seq);
+    // If the cached history does not reach the page, drop it: no gaps shown.
+    const contiguous = older.length === 0 || older[older.length - 1].seq === first - 1;
+    room.messages = [...(contiguous ? older : []), ...page, ...newer];
+    if (!contiguous) room.hasMore = true;
+    const last = room.messages.at(-1);
+    if (last) this.lastMessage[last.conversation_id] = last;
+  }
+
+  async loadOlder(id: number): Promise<void> {
+    const room = this.room(id);
+    if (room.loadingOlder || !room.hasMore || !room.messages.length) return;
+    room.loadingOlder = true;
+    try {
+      const page = await this.api.messages(id, { before_seq: room.messages[0].seq, limit: PAGE });
+      const have = new Set(room.messages.map((m) => m.id));
+      room.messages = [...page.messages.filter((m) => !have.has(m.id)), ...room.messages];
+      room.hasMore = page.has_more;
+    } catch (e) {
+      this.toast(`Could not load older messages: ${errorText(e)}`);
+    } finally {
+      room.loadingOlder = false;
+    }
+  }
+
+  private insert(m: Message): void {
+    const room = this.rooms[m.conversation_id];
+    if (room && room.loaded) {
+      const list = room.messages;
+      const last = list.at(-1);
+      if (!last || m.seq > last.seq) list.push(m);
+      else {
+        const i = list.findIndex((x) => x.seq >= m.seq);
+        if (list[i]?.seq === m.seq) list[i] = m;
+        else if (i >= 0 && (list[0].seq < m.seq || !room.hasMore)) list.splice(i, 0, m);
+      }
+      delete room.typing[m.sender.id];
+    }
+    const c = this.conversation(m.conversation_id);
+    if (c && m.seq > c.last_seq) c.last_seq = m.seq;
+    const prev = this.lastMessage[m.conversation_id];
+    if (!prev || prev.seq <= m.seq) this.lastMessage[m.conversation_id] = m;
+  }
+
+  pendingFor(id: number): PendingView[] {
+    return this.pending.filter((p) => p.conversation_id === id);
+  }
+
+  canPost(c: Conversation | undefined): boolean {
+    if (!c) return false;
+    if (c.locked) return this.isAdmin || c.member_role === 'owner';
+    return c.member_role !== null || this.isAdmin;
+  }
+
+  /** Shows the message at once as pending; the socket sends it now or after reconnecting. */
+  send(id: number, body: string): void {
+    const text = body.trim();
+    if (!text || !this.socket) return;
+    const p = this.socket.send(id, text, newClientId());
+    this.pending.push({ ...p, status: 'pending' });
+    this.lastTypingSent = 0;
+  }
+
+  retry(clientId: string): void {
+    const p = this.pending.find((x) => x.client_id === clientId);
+    if (!p || !this.socket) return;
+    p.status = 'pending';
+    p.error = undefined;
+    this.socket.send(p.conversation_id, p.body, p.client_id);
+  }
+
+  discard(clientId: string): void {
+    this.socket?.discard(clientId);
+    this.pending = this.pending.filter((x) => x.client_id !== clientId);
+  }
+
+  async deleteMessage(m: Message): Promise<void> {
+    await this.api.deleteMessage(m.id);
+    this.markDeleted(m.conversation_id, m.id);
+  }
+
+  private markDeleted(conversationId: number, messageId: number): void {
+    const room = this.rooms[conversationId];
+    const m = room?.messages.find((x) => x.id === messageId);
+    if (m) {
+      m.deleted = true;
+      m.body = '';
+    }
+    const last = this.lastMessage[conversationId];
+    if (last && last.id === messageId) this.lastMessage[conversationId] = { ...last, deleted: true, body: '' };
+  }
+
+  typing(id: number): void {
+    const t = Date.now();
+    if (t - this.lastTypingSent < 2000) return;
+    this.lastTypingSent = t;
+    this.socket?.typing(id);
+  }
+
+  typingUsers(id: number): User[] {
+    const room = this.rooms[id];
+    if (!room) return [];
+    return Object.values(room.typing)
+      .filter((t) => t.until > this.now)
+      .map((t) => t.user);
+  }
+
+  /** Marks the open conversation read (when the page is visible). */
+  scheduleRead(): void {
+    if (this.readTimer) clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => {
+      this.readTimer = null;
+      void this.markRead();
+    }, 300);
+  }
+
+  private async markRead(): Promise<void> {
+    if (this.route.view !== 'chat' || document.visibilityState !== 'visible') return;
+    const id = this.route.id;
+    const c = this.conversation(id);
+    const seq = this.rooms[id]?.messages.at(-1)?.seq ?? 0;
+    if (!c || seq === 0) return;
+    if ((this.readSeq[id] ?? 0) >= seq && !c.unread) return;
+    this.readSeq[id] = seq;
+    c.unread = Math.max(0, c.last_seq - seq);
+    if (c.member_role === null) return; // an admin reading as overseer is not a member: nothing to mark
+    if (!this.socket?.read(id, seq)) {
+      try {
+        await this.api.markRead(id, seq);
+      } catch {
+        /* the badge comes back on the next load; nothing is lost */
+      }
+    }
+  }
+
+  // --- frames ------------------------------------------------------------------------------
+
+  private onFrame(f: ServerFrame): void {
+    switch (f.type) {
+      case 'ready': {
+        const again = this.everOnline;
+        this.everOnline = true;
+        if (f.user) this.me = f.user;
+        if (again) {
+          // Back after a disconnect: refresh the list (badges) and the open history
+          // (deletions while away); the socket resumes subscriptions by seq itself.
+          void this.loadConversations();
+          if (this.route.view === 'chat' && this.subscribed === this.route.id) void this.refreshOpen(this.route.id);
+        }
+        break;
+      }
+      case 'message': {
+        const m = f.message;
+        if (m.sender.id === this.me?.id && m.client_id) this.pending = this.pending.filter((p) => p.client_id !== m.client_id);
+        this.insert(m);
+        this.onNewMessage(m);
+        break;
+      }
+      case 'ack':
+        this.pending = this.pending.filter((p) => p.client_id !== f.client_id);
+        this.insert(f.message);
+        break;
+      case 'error':
+        if (f.client_id) {
+          const p = this.pending.find((x) => x.client_id === f.client_id);
+          if (p) {
+            p.status = 'failed';
+            p.error = f.message;
+          }
+        } else this.toast(f.message || f.code);
+        break;
+      case 'message_deleted':
+        this.markDeleted(f.conversation_id, f.message_id);
+        break;
+      case 'typing': {
+        if (f.user.id === this.me?.id) break;
+        const room = this.rooms[f.conversation_id];
+        if (room) room.typing[f.user.id] = { user: f.user, until: Date.now() + 4000 };
+        break;
+      }
+      case 'presence':
+        this.presence[f.user_id] = f.online;
+        this.presenceTick++;
+        break;
+      case 'conversation_updated':
+        if (this.conversation(f.conversation.id) || this.isAdmin) this.upsertConversation(f.conversation);
+        break;
+      case 'member_added':
+        if (f.user.id === this.me?.id && !this.conversation(f.conversation_id)) void this.loadConversations();
+        else if (this.members[f.conversation_id] && !this.members[f.conversation_id].some((m) => m.user.id === f.user.id)) {
+          void this.loadMembers(f.conversation_id, true);
+        }
+        break;
+      case 'member_removed':
+        if (f.user.id === this.me?.id && !this.isAdmin) {
+          this.toast(`You were removed from ${this.conversation(f.conversation_id)?.name ?? 'a conversation'}.`, 'info');
+          this.dropConversation(f.conversation_id);
+        } else if (this.members[f.conversation_id]) {
+          this.members[f.conversation_id] = this.members[f.conversation_id].filter((m) => m.user.id !== f.user.id);
+        }
+        break;
+      case 'activity': {
+        const c = this.conversation(f.conversation_id);
+        if (!c) {
+          void this.loadConversations();
+          break;
+        }
+        if (f.last_seq > c.last_seq) {
+          c.last_seq = f.last_seq;
+          c.unread = Math.max(0, f.last_seq - (this.readSeq[c.id] ?? 0));
+          void this.refreshPreview(c.id);
+        }
+        break;
+      }
+      case 'subscribed':
+        if (f.has_more) void this.fillGap(f.conversation_id, f.last_seq);
+        break;
+      case 'unsubscribed':
+        break;
+    }
+  }
+
+  private onNewMessage(m: Message): void {
+    const c = this.conversation(m.conversation_id);
+    if (!c) return;
+    const viewing = this.route.view === 'chat' && this.route.id === m.conversation_id && document.visibilityState === 'visible';
+    if (m.sender.id === this.me?.id) {
+      this.readSeq[c.id] = Math.max(this.readSeq[c.id] ?? 0, m.seq);
+    } else if (viewing) {
+      this.scheduleRead();
+    } else {
+      c.unread = Math.max(0, c.last_seq - (this.readSeq[c.id] ?? 0));
+    }
+  }
+
+  /** After a backlog cut at 1,000 messages: fetch the rest over REST (docs/api.md, Additions). */
+  private async fillGap(id: number, upTo: number): Promise<void> {
+    const room = this.rooms[id];
+    if (!room) return;
+    let after = room.messages.at(-1)?.seq ?? 0;
+    try {
+      while (after < upTo) {
+        const page = await this.api.messages(id, { after_seq: after, limit: 200 });
+        for (const m of page.messages) if (m.seq <= upTo) this.insert(m);
+        const last = page.messages.at(-1)?.seq;
+        if (!last || !page.has_more) break;
+        after = last;
+      }
+      this.socket?.seen(id, upTo);
+    } catch (e) {
+      this.toast(`Could not catch up: ${errorText(e)}`);
+    }
+  }
+
+  private async refreshOpen(id: number): Promise<void> {
+    try {
+      const page = await this.api.messages(id, { limit: PAGE });
+      const room = this.rooms[id];
+      if (room) {
+        // Keep anything newer that the resumed stream already delivered.
+        for (const m of page.messages) {
+          const have = room.messages.find((x) => x.id === m.id);
+          if (have) {
+            have.deleted = m.deleted;
+            have.body = m.body;
+          } else this.insert(m);
+        }
+      }
+    } catch {
+      /* the stream resumed anyway */
+    }
+  }
+
+  // --- toasts -------------------------------------------------------------------------------
+
+  toast(text: string, kind: 'error' | 'info' = 'error'): void {
+    const id = ++this.toastId;
+    this.toasts.push({ id, text, kind });
+    setTimeout(() => this.dismiss(id), kind === 'error' ? 8000 : 4000);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+}
+
+export const app = new ChatApp();

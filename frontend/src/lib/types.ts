@@ -1,0 +1,89 @@
+// Wire types from docs/api.md (the contract). Field names match the JSON.
+
+export type Role = 'admin' | 'user' | 'guest';
+
+export interface User {
+  id: number;
+  username: string;
+  display_name: string;
+  role: Role;
+  created_at: string;
+  disabled: boolean;
+}
+
+export interface Conversation {
+  id: number;
+  name: string;
+  kind: 'group' | 'direct';
+  created_at: string;
+  locked: boolean;
+  auto_join: boolean;
+  last_seq: number;
+  /** In lists only: unread messages for the caller. */
+  unread?: number;
+  /** In lists only: null for an admin who is not a member. */
+  member_role?: 'owner' | 'member' | null;
+  members?: Member[];
+}
+
+export interface Member {
+  user: User;
+  role: 'owner' | 'member';
+  joined_at: string;
+}
+
+export interface Message {
+  id: number;
+  conversation_id: number;
+  seq: number;
+  sender: User;
+  body: string;
+  created_at: string;
+  client_id: string | null;
+  deleted: boolean;
+}
+
+export interface SessionInfo {
+  user: User;
+  csrf_token: string;
+}
+
+export interface ServerInfo {
+  name: string;
+  id: string;
+  version: string;
+  registration: 'open' | 'code' | 'closed';
+  guest_access: boolean;
+}
+
+export interface Settings {
+  name?: string;
+  registration: 'open' | 'code' | 'closed';
+  join_code: string;
+  guest_access: boolean;
+  guest_ttl_hours: number;
+}
+
+export interface ConsoleInfo {
+  name: string;
+  join_code: string;
+  urls: string[];
+  join_urls: string[];
+  online: number;
+}
+
+/** Frames the server sends over the WebSocket. */
+export type ServerFrame =
+  | { type: 'ready'; user: User }
+  | { type: 'message'; message: Message }
+  | { type: 'message_deleted'; conversation_id: number; message_id: number; seq: number }
+  | { type: 'typing'; conversation_id: number; user: User }
+  | { type: 'presence'; user_id: number; online: boolean }
+  | { type: 'conversation_updated'; conversation: Conversation }
+  | { type: 'member_added'; conversation_id: number; user: User }
+  | { type: 'member_removed'; conversation_id: number; user: User }
+  | { type: 'activity'; conversation_id: number; last_seq: number }
+  | { type: 'subscribed'; conversation_id: number; last_seq: number; has_more: boolean }
+  | { type: 'unsubscribed'; conversation_id: number }
+  | { type: 'ack'; client_id: string; message: Message }
+  | { type: 'error'; code: string; message: string; client_id?: string };

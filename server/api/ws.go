@@ -1,0 +1,122 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"teamchat/server/chat"
+	"teamchat/server/model"
+	"teamchat/server/realtime"
+	"teamchat/server/store"
+)
+
+// serveWS upgrades /api/v1/ws. Authentication: the session cookie (only with
+// an allowed Origin header), a Bearer access token, or an `auth` first frame.
+func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !a.originAllowed(r) {
+		writeErrorCode(w, http.StatusForbidden, "forbidden", "origin not allowed")
+		return
+	}
+	var user *model.User
+	if r.Header.Get("Authorization") != "" || hasCookie(r) {
+		c, err := a.authenticate(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if c.cookie != "" && r.Header.Get("Origin") == "" {
+			writeErrorCode(w, http.StatusForbidden, "forbidden", "cookie authentication needs an Origin header")
+			return
+		}
+		user = &c.user
+	}
+	if a.chat.Hub().Closed() {
+		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "server shutting down")
+		return
+	}
+	conn, err := a.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	a.wsWG.Add(1)
+	defer a.wsWG.Done()
+	realtime.Serve(a.ctx, a.chat.Hub(), wsBackend{a.chat}, conn, user, a.log)
+}
+
+func hasCookie(r *http.Request) bool {
+	_, err := r.Cookie(SessionCookie)
+	return err == nil
+}
+
+// wsBackend answers frames through the same chat service as REST.
+type wsBackend struct{ svc *chat.Service }
+
+func (b wsBackend) AuthenticateToken(ctx context.Context, token string) (model.User, error) {
+	return b.svc.UserFromAccessToken(ctx, token)
+}
+
+func (b wsBackend) Backlog(ctx context.Context, conv, after int64, limit int) ([]model.Message, bool, error) {
+	p, err := b.svc.Store().MessagesAfter(ctx, conv, after, limit)
+	return p.Messages, p.HasMore, err
+}
+
+func (b wsBackend) Range(ctx context.Context, conv, after, before int64) ([]model.Message, error) {
+	return b.svc.Store().MessagesRange(ctx, conv, after, before)
+}
+
+func (b wsBackend) LastSeq(ctx context.Context, conv int64) (int64, error) {
+	c, err := b.svc.Store().Conversation(ctx, conv)
+	if errors.Is(err, model.ErrNotFound) {
+		return 0, nil
+	}
+	return c.LastSeq, err
+}
+
+func frameError(c *realtime.Client, err error, clientID string) {
+	_, code, msg := ErrorStatus(err)
+	c.SendError(code, msg, clientID)
+}
+
+// HandleFrame runs one frame; authorization is the chat service's, as for REST.
+func (b wsBackend) HandleFrame(ctx context.Context, c *realtime.Client, f realtime.Inbound) {
+	user := c.User()
+	switch f.Type {
+	case "subscribe":
+		if _, _, err := b.svc.Authorize(ctx, user, f.ConversationID, chat.ActRead); err != nil {
+			frameError(c, err, "")
+			return
+		}
+		if f.AfterSeq != nil && *f.AfterSeq < 0 {
+			c.SendError("bad_request", "after_seq: must not be negative", "")
+			return
+		}
+		c.Subscribe(f.ConversationID, f.AfterSeq)
+	case "unsubscribe":
+		c.Unsubscribe(f.ConversationID)
+	case "send":
+		if f.ClientID == "" {
+			c.SendError("bad_request", "client_id: required", "")
+			return
+		}
+		clientID := f.ClientID
+		err := b.svc.PostAsync(ctx, user, f.ConversationID, clientID, f.Body, func(res store.AppendResult) {
+			if res.Err != nil {
+				frameError(c, res.Err, clientID)
+				return
+			}
+			c.SendFrame(realtime.AckFrame{Type: "ack", ClientID: clientID, Message: res.Message})
+		})
+		if err != nil {
+			frameError(c, err, clientID)
+		}
+	case "typing":
+		if err := b.svc.Typing(ctx, user, f.ConversationID); err != nil {
+			frameError(c, err, "")
+		}
+	case "read":
+		if err := b.svc.MarkRead(ctx, user, f.ConversationID, f.Seq); err != nil {
+			frameError(c, err, "")
+		}
+	}
+}

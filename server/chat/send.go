@@ -1,0 +1,139 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"teamchat/server/model"
+	"teamchat/server/store"
+)
+
+// maxBatch bounds one group commit.
+const maxBatch = 512
+
+type sendReq struct {
+	a    store.Append
+	done func(store.AppendResult)
+}
+
+// Post stores a message and waits until it is committed. created is false when
+// the same client_id was already stored (the stored message is returned).
+func (s *Service) Post(ctx context.Context, actor model.User, convID int64, clientID, body string) (model.Message, bool, error) {
+	ch := make(chan store.AppendResult, 1)
+	if err := s.PostAsync(ctx, actor, convID, clientID, body, func(r store.AppendResult) { ch <- r }); err != nil {
+		return model.Message{}, false, err
+	}
+	// Wait for the commit even if the request is cancelled: the write itself
+	// is never interrupted, and the result is what a resend would return.
+	r := <-ch
+	return r.Message, r.Created, r.Err
+}
+
+// PostAsync validates a message and queues it for the group committer; done
+// runs after the commit (or failure) from the committer goroutine and must not block.
+func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64, clientID, body string, done func(store.AppendResult)) error {
+	if err := ValidateBody(body); err != nil {
+		return err
+	}
+	if clientID != "" {
+		if err := ValidateClientID(clientID); err != nil {
+			return err
+		}
+	}
+	if convID <= 0 {
+		return model.NotFound("conversation")
+	}
+	if actor.Disabled {
+		return &model.Error{Kind: model.ErrUnauthorized, Msg: "account disabled"}
+	}
+	if err := s.allowMessage(actor.ID); err != nil {
+		return err
+	}
+	s.stopMu.RLock()
+	defer s.stopMu.RUnlock()
+	if s.stopped {
+		return &model.Error{Kind: model.ErrUnavailable, Msg: "server is shutting down"}
+	}
+	s.queue <- &sendReq{a: store.Append{ConversationID: convID, SenderID: actor.ID, ClientID: clientID, Body: body}, done: done}
+	return nil
+}
+
+// committer is the group commit loop: it takes every message that is waiting
+// (up to maxBatch), stores them in one transaction, then publishes and acks.
+func (s *Service) committer() {
+	defer s.commitWG.Done()
+	batch := make([]*sendReq, 0, maxBatch)
+	appends := make([]store.Append, 0, maxBatch)
+	for first := range s.queue {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		appends = appends[:0]
+		for _, r := range batch {
+			appends = append(appends, r.a)
+		}
+		results := s.st.AppendMessages(context.Background(), appends)
+		for i, res := range results {
+			if res.Err != nil && !isDomain(res.Err) {
+				s.log.Error("storing messages failed", "err", res.Err, "batch", len(batch))
+				res.Err = &model.Error{Kind: model.ErrUnavailable, Msg: "the message could not be stored; try again"}
+			}
+			if res.Created {
+				ids, err := s.memberIDs(context.Background(), res.Message.ConversationID)
+				if err != nil {
+					s.log.Error("member lookup failed", "err", err)
+				}
+				s.hub.PublishMessage(res.Message, ids)
+			}
+			batch[i].done(res)
+		}
+		clear(batch)
+	}
+}
+
+func isDomain(err error) bool {
+	var de *model.Error
+	return errors.As(err, &de) || errors.Is(err, model.ErrConflict) || errors.Is(err, model.ErrNotFound)
+}
+
+// expireLoop disables guests whose class session ended and cuts them off.
+func (s *Service) expireLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.ExpireGuests(context.Background())
+		}
+	}
+}
+
+// ExpireGuests ends expired guest accounts now.
+func (s *Service) ExpireGuests(ctx context.Context) {
+	ids, err := s.st.ExpireGuests(ctx)
+	if err != nil {
+		s.log.Error("guest expiry failed", "err", err)
+		return
+	}
+	for _, id := range ids {
+		s.hub.DisconnectUser(id, 4401, "guest access ended")
+	}
+	if len(ids) > 0 {
+		s.forgetMembers(0)
+		s.log.Info("guest accounts expired", "count", len(ids))
+	}
+}

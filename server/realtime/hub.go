@@ -1,0 +1,308 @@
+package realtime
+
+import (
+	"sync"
+
+	"teamchat/server/model"
+)
+
+// Hub knows every authenticated connection, by user and by subscribed
+// conversation. Delivery never blocks: a connection whose queue is full is
+// evicted (closed with 4008) and the others go on. A mutex guards the maps;
+// delivery is a non-blocking channel send, so holding it is short.
+type Hub struct {
+	mu     sync.RWMutex
+	byUser map[int64]map[*Client]struct{}
+	rooms  map[int64]map[*Client]struct{}
+	admins map[*Client]struct{}
+	all    map[*Client]struct{}
+	conns  map[*Client]struct{} // every open connection, authenticated or not
+	closed bool
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	return &Hub{
+		byUser: map[int64]map[*Client]struct{}{},
+		rooms:  map[int64]map[*Client]struct{}{},
+		admins: map[*Client]struct{}{},
+		all:    map[*Client]struct{}{},
+		conns:  map[*Client]struct{}{},
+	}
+}
+
+// track records an open connection (before authentication); false when closed.
+func (h *Hub) track(c *Client) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	return true
+}
+
+// register adds an authenticated client and reports whether it is its user's
+// first connection (the user came online). It refuses when the hub is closed.
+func (h *Hub) register(c *Client) (first bool, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false, false
+	}
+	set := h.byUser[c.user.ID]
+	if set == nil {
+		set = map[*Client]struct{}{}
+		h.byUser[c.user.ID] = set
+	}
+	set[c] = struct{}{}
+	h.all[c] = struct{}{}
+	if c.user.Role == model.RoleAdmin {
+		h.admins[c] = struct{}{}
+	}
+	return len(set) == 1, true
+}
+
+// unregister removes a client everywhere and reports whether its user went offline.
+func (h *Hub) unregister(c *Client) (last bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c)
+	if _, ok := h.all[c]; !ok {
+		return false
+	}
+	delete(h.all, c)
+	delete(h.admins, c)
+	for conv := range c.rooms {
+		if room := h.rooms[conv]; room != nil {
+			delete(room, c)
+			if len(room) == 0 {
+				delete(h.rooms, conv)
+			}
+		}
+	}
+	set := h.byUser[c.user.ID]
+	delete(set, c)
+	if len(set) == 0 {
+		delete(h.byUser, c.user.ID)
+		return true
+	}
+	return false
+}
+
+func (h *Hub) subscribe(c *Client, conv int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.all[c]; !ok {
+		return
+	}
+	room := h.rooms[conv]
+	if room == nil {
+		room = map[*Client]struct{}{}
+		h.rooms[conv] = room
+	}
+	room[c] = struct{}{}
+	c.rooms[conv] = struct{}{}
+}
+
+func (h *Hub) unsubscribe(c *Client, conv int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if room := h.rooms[conv]; room != nil {
+		delete(room, c)
+		if len(room) == 0 {
+			delete(h.rooms, conv)
+		}
+	}
+	delete(c.rooms, conv)
+}
+
+// Online is the number of users with at least one connection.
+func (h *Hub) Online() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.byUser)
+}
+
+// IsOnline reports whether a user has a connection.
+func (h *Hub) IsOnline(userID int64) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.byUser[userID]) > 0
+}
+
+// OnlineUsers lists the users with a connection.
+func (h *Hub) OnlineUsers() []int64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]int64, 0, len(h.byUser))
+	for id := range h.byUser {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Connections is the number of open authenticated connections.
+func (h *Hub) Connections() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.all)
+}
+
+// PublishMessage sends a new message's frame to the conversation's
+// subscribers (they filter by seq) and an activity frame to the connections
+// of members (and admins) that do not follow the conversation.
+func (h *Hub) PublishMessage(m model.Message, memberIDs []int64) {
+	msg := &outItem{data: Encode(MessageFrame{Type: "message", Message: m}), conv: m.ConversationID, seq: m.Seq}
+	act := &outItem{data: Encode(ActivityFrame{Type: "activity", ConversationID: m.ConversationID, LastSeq: m.Seq})}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	room := h.rooms[m.ConversationID]
+	for c := range room {
+		c.deliver(msg)
+	}
+	for _, uid := range memberIDs {
+		for c := range h.byUser[uid] {
+			if _, in := room[c]; !in {
+				c.deliver(act)
+			}
+		}
+	}
+	for c := range h.admins {
+		if _, in := room[c]; in {
+			continue
+		}
+		if isMember(memberIDs, c.user.ID) {
+			continue
+		}
+		c.deliver(act)
+	}
+}
+
+func isMember(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// PublishToConversation sends a frame to the conversation's subscribers,
+// except the connections of user except (0 for none).
+func (h *Hub) PublishToConversation(conv int64, frame any, except int64) {
+	it := &outItem{data: Encode(frame), conv: conv}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.rooms[conv] {
+		if except != 0 && c.user.ID == except {
+			continue
+		}
+		c.deliver(it)
+	}
+}
+
+// PublishToUsers sends a frame to every connection of the given users and,
+// when admins is true, of every admin.
+func (h *Hub) PublishToUsers(userIDs []int64, admins bool, frame any) {
+	it := &outItem{data: Encode(frame)}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	sent := map[*Client]struct{}{}
+	for _, uid := range userIDs {
+		for c := range h.byUser[uid] {
+			sent[c] = struct{}{}
+			c.deliver(it)
+		}
+	}
+	if admins {
+		for c := range h.admins {
+			if _, done := sent[c]; !done {
+				c.deliver(it)
+			}
+		}
+	}
+}
+
+// Broadcast sends a frame to every connection.
+func (h *Hub) Broadcast(frame any) {
+	it := &outItem{data: Encode(frame)}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.all {
+		c.deliver(it)
+	}
+}
+
+// DropSubscription stops a user's connections from following a conversation
+// (after the user left or was removed), telling each with `unsubscribed`.
+func (h *Hub) DropSubscription(userID, conv int64) {
+	h.mu.Lock()
+	var cs []*Client
+	for c := range h.byUser[userID] {
+		if _, ok := c.rooms[conv]; ok {
+			cs = append(cs, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range cs {
+		h.unsubscribe(c, conv)
+		c.enqueue(&outItem{kind: itemUnsubscribe, conv: conv})
+	}
+}
+
+// DropConversation unsubscribes everybody from a deleted conversation.
+func (h *Hub) DropConversation(conv int64) {
+	h.mu.RLock()
+	var cs []*Client
+	for c := range h.rooms[conv] {
+		cs = append(cs, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range cs {
+		h.unsubscribe(c, conv)
+		c.enqueue(&outItem{kind: itemUnsubscribe, conv: conv})
+	}
+}
+
+// DisconnectUser closes every connection of a user with code and reason.
+func (h *Hub) DisconnectUser(userID int64, code int, reason string) {
+	h.mu.RLock()
+	var cs []*Client
+	for c := range h.byUser[userID] {
+		cs = append(cs, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range cs {
+		c.closeWith(code, reason)
+	}
+}
+
+// Close closes every connection with code (1001 at shutdown) and refuses new ones.
+// It returns once every connection's goroutines have finished or done is closed.
+func (h *Hub) Close(code int, reason string, done <-chan struct{}) {
+	h.mu.Lock()
+	h.closed = true
+	cs := make([]*Client, 0, len(h.conns))
+	for c := range h.conns {
+		cs = append(cs, c)
+	}
+	h.mu.Unlock()
+	for _, c := range cs {
+		c.closeWith(code, reason)
+	}
+	for _, c := range cs {
+		select {
+		case <-c.finished:
+		case <-done:
+			return
+		}
+	}
+}
+
+// Closed reports whether Close was called.
+func (h *Hub) Closed() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.closed
+}
