@@ -27,8 +27,9 @@ const (
 
 // Claims are Team Chat's JWT claims.
 type Claims struct {
-	Role string `json:"role"`
-	Typ  string `json:"typ"`
+	Role  string `json:"role"`
+	Typ   string `json:"typ"`
+	Epoch int64  `json:"ep"` // the account's token epoch at issue time
 	jwt.RegisteredClaims
 }
 
@@ -85,7 +86,7 @@ type Issued struct {
 }
 
 // Issue signs a token of type typ for the user.
-func (t *Tokens) Issue(userID int64, role, typ string) (Issued, error) {
+func (t *Tokens) Issue(userID int64, role, typ string, epoch int64) (Issued, error) {
 	now := t.now()
 	ttl := AccessTTL
 	if typ == TypeRefresh {
@@ -93,8 +94,9 @@ func (t *Tokens) Issue(userID int64, role, typ string) (Issued, error) {
 	}
 	jti := RandomToken(16)
 	c := Claims{
-		Role: role,
-		Typ:  typ,
+		Role:  role,
+		Typ:   typ,
+		Epoch: epoch,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
 			Subject:   strconv.FormatInt(userID, 10),

@@ -401,11 +401,15 @@ func (s *Service) IssueTokens(ctx context.Context, u model.User) (TokenPair, err
 }
 
 func (s *Service) issue(ctx context.Context, u model.User, rotateFrom string) (TokenPair, error) {
-	acc, err := s.tokens.Issue(u.ID, u.Role, auth.TypeAccess)
+	rec, err := s.st.UserByID(ctx, u.ID)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	ref, err := s.tokens.Issue(u.ID, u.Role, auth.TypeRefresh)
+	acc, err := s.tokens.Issue(u.ID, u.Role, auth.TypeAccess, rec.TokenEpoch)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	ref, err := s.tokens.Issue(u.ID, u.Role, auth.TypeRefresh, rec.TokenEpoch)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -429,7 +433,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) 
 	if err != nil {
 		return TokenPair{}, errBadToken
 	}
-	u, err := s.activeUser(ctx, uid, c.IssuedAt.Unix())
+	u, err := s.activeUser(ctx, uid, c.Epoch)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -459,12 +463,15 @@ func (s *Service) UserFromAccessToken(ctx context.Context, token string) (model.
 	if err != nil {
 		return model.User{}, errBadToken
 	}
-	return s.activeUser(ctx, uid, c.IssuedAt.Unix())
+	return s.activeUser(ctx, uid, c.Epoch)
 }
 
-// activeUser loads the account behind a token: role and state come from the
-// database, never from the token's claims.
-func (s *Service) activeUser(ctx context.Context, uid, issuedAt int64) (model.User, error) {
+// anyEpoch skips the token-epoch check (sessions are deleted instead).
+const anyEpoch = -1
+
+// activeUser loads the account behind a credential: role and state come from
+// the database, never from a token's claims.
+func (s *Service) activeUser(ctx context.Context, uid, epoch int64) (model.User, error) {
 	u, err := s.st.UserByID(ctx, uid)
 	if err != nil {
 		if errors.Is(err, model.ErrNotFound) {
@@ -472,7 +479,7 @@ func (s *Service) activeUser(ctx context.Context, uid, issuedAt int64) (model.Us
 		}
 		return model.User{}, err
 	}
-	if u.Disabled || s.expired(u) || issuedAt < u.TokensValidAfter {
+	if u.Disabled || s.expired(u) || (epoch != anyEpoch && epoch != u.TokenEpoch) {
 		return model.User{}, errBadToken
 	}
 	return u.User, nil
@@ -505,7 +512,7 @@ func (s *Service) UserFromSession(ctx context.Context, cookie string) (model.Use
 		}
 		return model.User{}, "", err
 	}
-	u, err := s.activeUser(ctx, sess.UserID, 1<<62)
+	u, err := s.activeUser(ctx, sess.UserID, anyEpoch)
 	return u, sess.CSRFToken, err
 }
 
@@ -556,5 +563,5 @@ func (s *Service) RedeemTicket(ctx context.Context, t string) (model.User, error
 	if !ok || time.Now().After(tk.expires) {
 		return model.User{}, errBadToken
 	}
-	return s.activeUser(ctx, tk.userID, 1<<62)
+	return s.activeUser(ctx, tk.userID, anyEpoch)
 }

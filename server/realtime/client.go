@@ -185,7 +185,7 @@ func (c *Client) readPump(authed bool) {
 	if authed {
 		_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	} else {
-		_ = c.conn.SetReadDeadline(time.Now().Add(authWait))
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.hub.AuthWait))
 	}
 	c.conn.SetPongHandler(func(string) error {
 		return c.conn.SetReadDeadline(time.Now().Add(pongWait))

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"sync"
+	"time"
 
 	"teamchat/server/model"
 )
@@ -18,6 +19,9 @@ type Hub struct {
 	all    map[*Client]struct{}
 	conns  map[*Client]struct{} // every open connection, authenticated or not
 	closed bool
+
+	// AuthWait is how long a connection may stay unauthenticated (10 s).
+	AuthWait time.Duration
 }
 
 // NewHub returns an empty hub.
@@ -28,6 +32,8 @@ func NewHub() *Hub {
 		admins: map[*Client]struct{}{},
 		all:    map[*Client]struct{}{},
 		conns:  map[*Client]struct{}{},
+
+		AuthWait: authWait,
 	}
 }
 

@@ -227,7 +227,7 @@ func (s *Store) Members(ctx context.Context, convID int64) ([]*model.Member, err
 		var u UserRecord
 		var created int64
 		var disabled int
-		if err := rows.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &created, &disabled, &u.PasswordHash, &u.ExpiresAt, &u.TokensValidAfter, &m.Role, &joined); err != nil {
+		if err := rows.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &created, &disabled, &u.PasswordHash, &u.ExpiresAt, &u.TokenEpoch, &m.Role, &joined); err != nil {
 			return nil, fmt.Errorf("store: members: %w", err)
 		}
 		u.CreatedAt = model.Millis(created)

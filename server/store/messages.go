@@ -19,7 +19,7 @@ func scanMessage(sc scanner) (model.Message, error) {
 	var ucreated int64
 	var udisabled int
 	err := sc.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Body, &m.ClientID, &created, &deleted,
-		&u.ID, &u.Username, &u.DisplayName, &u.Role, &ucreated, &udisabled, &u.PasswordHash, &u.ExpiresAt, &u.TokensValidAfter)
+		&u.ID, &u.Username, &u.DisplayName, &u.Role, &ucreated, &udisabled, &u.PasswordHash, &u.ExpiresAt, &u.TokenEpoch)
 	u.CreatedAt = model.Millis(ucreated)
 	u.Disabled = udisabled != 0
 	m.Sender = u.User

@@ -14,7 +14,7 @@ type UserRecord struct {
 	model.User
 	PasswordHash     string
 	ExpiresAt        int64 // unix ms, 0 = never
-	TokensValidAfter int64 // unix seconds
+	TokenEpoch       int64 // access and refresh tokens of other epochs are refused
 }
 
 // NewUser is what CreateUser stores.
@@ -26,7 +26,7 @@ type NewUser struct {
 	ExpiresAt    int64 // unix ms; 0 = never
 }
 
-const userCols = `u.id, u.username, u.display_name, u.role, u.created_at, u.disabled, u.password_hash, COALESCE(u.expires_at, 0), u.tokens_valid_after`
+const userCols = `u.id, u.username, u.display_name, u.role, u.created_at, u.disabled, u.password_hash, COALESCE(u.expires_at, 0), u.token_epoch`
 
 type scanner interface{ Scan(...any) error }
 
@@ -34,7 +34,7 @@ func scanUser(sc scanner) (UserRecord, error) {
 	var u UserRecord
 	var created int64
 	var disabled int
-	err := sc.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &created, &disabled, &u.PasswordHash, &u.ExpiresAt, &u.TokensValidAfter)
+	err := sc.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &created, &disabled, &u.PasswordHash, &u.ExpiresAt, &u.TokenEpoch)
 	u.CreatedAt = model.Millis(created)
 	u.Disabled = disabled != 0
 	return u, err
@@ -177,8 +177,8 @@ func revokeUserTx(tx *sql.Tx, id int64) error {
 	if _, err := tx.Exec(`UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?`, id); err != nil {
 		return err
 	}
-	// +1: tokens issued within the current second are refused too (iat has second precision).
-	_, err := tx.Exec(`UPDATE users SET tokens_valid_after = (CAST(strftime('%s','now') AS INTEGER) + 1) WHERE id = ?`, id)
+	// Tokens carry the epoch they were issued in; bumping it refuses them all.
+	_, err := tx.Exec(`UPDATE users SET token_epoch = token_epoch + 1 WHERE id = ?`, id)
 	return err
 }
 

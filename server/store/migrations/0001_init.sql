@@ -7,7 +7,7 @@ CREATE TABLE users (
     password_hash      TEXT    NOT NULL DEFAULT '',
     disabled           INTEGER NOT NULL DEFAULT 0,
     expires_at         INTEGER,               -- guests: account ends then
-    tokens_valid_after INTEGER NOT NULL DEFAULT 0, -- unix seconds; older access tokens are refused
+    token_epoch        INTEGER NOT NULL DEFAULT 0, -- token epoch: tokens of another epoch are refused
     created_at         INTEGER NOT NULL
 );
 

@@ -1,0 +1,4 @@
+package api
+
+// Routes for the external tests.
+var RoutesForTest = Routes
