@@ -299,9 +299,7 @@ func (s *Service) AddMember(ctx context.Context, actor model.User, convID, userI
 		return nil, err
 	}
 	s.forgetMembers(convID)
-	frame := realtime.MemberFrame{Type: "member_added", ConversationID: convID, User: m.User}
-	s.hub.PublishToConversation(convID, frame, 0)
-	s.hub.PublishToUsers([]int64{userID}, false, frame)
+	s.hub.PublishTo(convID, []int64{userID}, false, realtime.MemberFrame{Type: "member_added", ConversationID: convID, User: m.User})
 	return m, nil
 }
 
@@ -322,9 +320,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor model.User, convID, us
 		return err
 	}
 	s.forgetMembers(convID)
-	frame := realtime.MemberFrame{Type: "member_removed", ConversationID: convID, User: u.User}
-	s.hub.PublishToConversation(convID, frame, 0)
-	s.hub.PublishToUsers([]int64{userID}, false, frame)
+	s.hub.PublishTo(convID, []int64{userID}, false, realtime.MemberFrame{Type: "member_removed", ConversationID: convID, User: u.User})
 	if u.Role != model.RoleAdmin {
 		s.hub.DropSubscription(userID, convID)
 	}

@@ -19,7 +19,7 @@ import (
 // Limits and timings of a connection.
 const (
 	MaxFrameBytes = 64 << 10
-	SendQueue     = 256 // frames queued for one connection before it is evicted
+	SendQueue     = 1024 // frames queued for one connection before it is evicted
 	BacklogLimit  = 1000
 	pingPeriod    = 30 * time.Second
 	pongWait      = 60 * time.Second
@@ -53,6 +53,7 @@ const (
 	itemFrame itemKind = iota
 	itemSubscribe
 	itemUnsubscribe
+	itemActivity // coalesced: the writer reads the newest seq when it gets there
 )
 
 // outItem is one entry of a connection's queue; frames are shared, read-only.
@@ -72,14 +73,17 @@ type Client struct {
 	log  *slog.Logger
 	ctx  context.Context
 
-	user   model.User         // set once at authentication
-	rooms  map[int64]struct{} // guarded by hub.mu
-	send   chan *outItem
-	subs   map[int64]int64 // writer-owned: conversation → last seq delivered
-	closed sync.Once
-	done   chan struct{} // closed to make the writer close the connection
-	code   int
-	reason string
+	user  model.User         // set once at authentication
+	rooms map[int64]struct{} // guarded by hub.mu
+	send  chan *outItem
+	subs  map[int64]int64 // writer-owned: conversation → last seq delivered
+
+	actMu      sync.Mutex
+	actPending map[int64]int64 // conversation → newest seq of a queued activity item
+	closed     sync.Once
+	done       chan struct{} // closed to make the writer close the connection
+	code       int
+	reason     string
 
 	finished chan struct{} // closed when both pumps have returned
 }
@@ -92,11 +96,12 @@ func (c *Client) User() model.User { return c.user }
 func Serve(ctx context.Context, hub *Hub, be Backend, conn *websocket.Conn, user *model.User, log *slog.Logger) {
 	c := &Client{
 		hub: hub, be: be, conn: conn, log: log, ctx: ctx,
-		rooms:    map[int64]struct{}{},
-		send:     make(chan *outItem, SendQueue),
-		subs:     map[int64]int64{},
-		done:     make(chan struct{}),
-		finished: make(chan struct{}),
+		rooms:      map[int64]struct{}{},
+		send:       make(chan *outItem, SendQueue),
+		subs:       map[int64]int64{},
+		actPending: map[int64]int64{},
+		done:       make(chan struct{}),
+		finished:   make(chan struct{}),
 	}
 	defer close(c.finished)
 	if !hub.track(c) {
@@ -159,6 +164,18 @@ func (c *Client) deliver(it *outItem) {
 }
 
 func (c *Client) enqueue(it *outItem) { c.deliver(it) }
+
+// deliverActivity queues an activity notice, at most one per conversation at a
+// time: a burst of messages costs one queue slot, not one per message.
+func (c *Client) deliverActivity(conv, seq int64) {
+	c.actMu.Lock()
+	_, queued := c.actPending[conv]
+	c.actPending[conv] = seq
+	c.actMu.Unlock()
+	if !queued {
+		c.deliver(&outItem{kind: itemActivity, conv: conv})
+	}
+}
 
 // SendFrame queues any frame for this connection.
 func (c *Client) SendFrame(v any) { c.deliver(&outItem{data: Encode(v)}) }
@@ -328,6 +345,12 @@ func (c *Client) handle(it *outItem) error {
 	case itemUnsubscribe:
 		delete(c.subs, it.conv)
 		return c.write(Encode(UnsubscribedFrame{Type: "unsubscribed", ConversationID: it.conv}))
+	case itemActivity:
+		c.actMu.Lock()
+		seq := c.actPending[it.conv]
+		delete(c.actPending, it.conv)
+		c.actMu.Unlock()
+		return c.write(Encode(ActivityFrame{Type: "activity", ConversationID: it.conv, LastSeq: seq}))
 	}
 	if it.conv == 0 {
 		return c.write(it.data)

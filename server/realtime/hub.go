@@ -160,7 +160,6 @@ func (h *Hub) Connections() int {
 // of members (and admins) that do not follow the conversation.
 func (h *Hub) PublishMessage(m model.Message, memberIDs []int64) {
 	msg := &outItem{data: Encode(MessageFrame{Type: "message", Message: m}), conv: m.ConversationID, seq: m.Seq}
-	act := &outItem{data: Encode(ActivityFrame{Type: "activity", ConversationID: m.ConversationID, LastSeq: m.Seq})}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	room := h.rooms[m.ConversationID]
@@ -170,7 +169,7 @@ func (h *Hub) PublishMessage(m model.Message, memberIDs []int64) {
 	for _, uid := range memberIDs {
 		for c := range h.byUser[uid] {
 			if _, in := room[c]; !in {
-				c.deliver(act)
+				c.deliverActivity(m.ConversationID, m.Seq)
 			}
 		}
 	}
@@ -181,7 +180,7 @@ func (h *Hub) PublishMessage(m model.Message, memberIDs []int64) {
 		if isMember(memberIDs, c.user.ID) {
 			continue
 		}
-		c.deliver(act)
+		c.deliverActivity(m.ConversationID, m.Seq)
 	}
 }
 
@@ -208,26 +207,40 @@ func (h *Hub) PublishToConversation(conv int64, frame any, except int64) {
 	}
 }
 
-// PublishToUsers sends a frame to every connection of the given users and,
-// when admins is true, of every admin.
-func (h *Hub) PublishToUsers(userIDs []int64, admins bool, frame any) {
+// PublishTo sends a frame once to each connection that follows conv (when
+// conv is not 0), belongs to one of userIDs, or, when admins is true, is an admin's.
+func (h *Hub) PublishTo(conv int64, userIDs []int64, admins bool, frame any) {
 	it := &outItem{data: Encode(frame)}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	sent := map[*Client]struct{}{}
-	for _, uid := range userIDs {
-		for c := range h.byUser[uid] {
+	send := func(c *Client) {
+		if _, done := sent[c]; !done {
 			sent[c] = struct{}{}
 			c.deliver(it)
 		}
 	}
-	if admins {
-		for c := range h.admins {
-			if _, done := sent[c]; !done {
-				c.deliver(it)
-			}
+	if conv != 0 {
+		for c := range h.rooms[conv] {
+			send(c)
 		}
 	}
+	for _, uid := range userIDs {
+		for c := range h.byUser[uid] {
+			send(c)
+		}
+	}
+	if admins {
+		for c := range h.admins {
+			send(c)
+		}
+	}
+}
+
+// PublishToUsers sends a frame to every connection of the given users and,
+// when admins is true, of every admin.
+func (h *Hub) PublishToUsers(userIDs []int64, admins bool, frame any) {
+	h.PublishTo(0, userIDs, admins, frame)
 }
 
 // Broadcast sends a frame to every connection.

@@ -12,9 +12,9 @@ import (
 // UserRecord is a user with the fields only the server sees.
 type UserRecord struct {
 	model.User
-	PasswordHash     string
-	ExpiresAt        int64 // unix ms, 0 = never
-	TokenEpoch       int64 // access and refresh tokens of other epochs are refused
+	PasswordHash string
+	ExpiresAt    int64 // unix ms, 0 = never
+	TokenEpoch   int64 // access and refresh tokens of other epochs are refused
 }
 
 // NewUser is what CreateUser stores.
