@@ -49,9 +49,11 @@ build-server: web
 
 ## build-windows: cross-build teamchat.exe (WebView2, no cgo)
 build-windows: web
-	@echo "== cross-building bin/teamchat.exe"
+	@echo "== cross-building bin/teamchat.exe (icon and manifest from build/windows)"
+	cp build/windows/rsrc_windows_amd64.syso rsrc_windows_amd64.syso
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -tags desktop,production,webui \
-	  -ldflags '$(LDFLAGS) -H windowsgui' -o bin/teamchat.exe .
+	  -ldflags '$(LDFLAGS) -H windowsgui' -o bin/teamchat.exe . || { rm -f rsrc_windows_amd64.syso; exit 1; }
+	rm -f rsrc_windows_amd64.syso
 
 lint:
 	@echo "== gofmt"

@@ -7,16 +7,20 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/menu"
+	"github.com/wailsapp/wails/v2/pkg/menu/keys"
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
 	"github.com/wailsapp/wails/v2/pkg/options/linux"
+	wruntime "github.com/wailsapp/wails/v2/pkg/runtime"
 
 	"teamchat/server"
+	"teamchat/server/cli"
 	"teamchat/server/discovery"
 )
 
@@ -32,7 +36,7 @@ func RunHost(args []string) int {
 	if !ok {
 		return code
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger := cli.Logger(os.Stderr)
 	h := newHost(logger, cfg.DataDir)
 
 	exit := 0
@@ -48,7 +52,7 @@ func RunHost(args []string) int {
 		exit = 1
 	}
 
-	if err := runWindow("Team Chat", h); err != nil {
+	if err := runWindow("Team Chat", h, nil, nil); err != nil {
 		fmt.Fprintf(os.Stderr, "teamchat: window: %v\n", err)
 		exit = 1
 	}
@@ -76,22 +80,37 @@ func RunJoin(args []string) int {
 	if !hasDisplay() {
 		return headlessJoin("no display (DISPLAY and WAYLAND_DISPLAY are unset)", initial)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger := cli.Logger(os.Stderr)
 	j := newJoin(logger, initial)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Browse even when a URL was given: the class list is one menu click away.
 	browsing := make(chan struct{})
-	if initial == "" {
-		go func() {
-			defer close(browsing)
-			if err := (discovery.Browser{Found: j.found, Lost: j.lost}).Run(ctx); err != nil {
-				j.browseFailed(err)
-			}
-		}()
-	} else {
-		close(browsing)
+	go func() {
+		defer close(browsing)
+		if err := (discovery.Browser{Found: j.found, Lost: j.lost}).Run(ctx); err != nil {
+			j.browseFailed(err)
+		}
+	}()
+	if initial != "" {
+		logger.Info("opening class", "url", initial)
 	}
-	err := runWindow("Team Chat — join a class", j)
+
+	// The menu brings the window back to the class list from a class's page
+	// (where the page itself cannot reach Go), e.g. after the professor's app
+	// restarted on another port.
+	var win windowContext
+	bar := menu.NewMenu()
+	m := bar.AddSubmenu("Team Chat")
+	m.AddText("Classes on this network", keys.CmdOrCtrl("l"), func(*menu.CallbackData) {
+		logger.Info("back to the class list")
+		win.do(wruntime.WindowReloadApp)
+	})
+	m.AddText("Reload", keys.CmdOrCtrl("r"), func(*menu.CallbackData) { win.do(wruntime.WindowReload) })
+	m.AddSeparator()
+	m.AddText("Quit", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { win.do(wruntime.Quit) })
+
+	err := runWindow("Team Chat — join a class", j, bar, &win)
 	cancel()
 	<-browsing
 	if err != nil {
@@ -101,9 +120,32 @@ func RunJoin(args []string) int {
 	return 0
 }
 
+// windowContext holds the Wails context once the window has started, for
+// menu callbacks.
+type windowContext struct {
+	mu  sync.Mutex
+	ctx context.Context
+}
+
+func (w *windowContext) set(ctx context.Context) {
+	w.mu.Lock()
+	w.ctx = ctx
+	w.mu.Unlock()
+}
+
+func (w *windowContext) do(f func(context.Context)) {
+	w.mu.Lock()
+	ctx := w.ctx
+	w.mu.Unlock()
+	if ctx != nil {
+		f(ctx)
+	}
+}
+
 // runWindow opens the Wails window on the embedded page with bound as the only
-// bound object, and returns when the window is closed.
-func runWindow(title string, bound any) error {
+// bound object, and returns when the window is closed. win, if not nil,
+// receives the window's context.
+func runWindow(title string, bound any, bar *menu.Menu, win *windowContext) error {
 	sub, err := fs.Sub(assets, "assets")
 	if err != nil {
 		return err
@@ -118,12 +160,18 @@ func runWindow(title string, bound any) error {
 	return wails.Run(&options.App{
 		Title:            title,
 		Width:            1200,
-		Height:           820,
+		Height:           780,
 		MinWidth:         720,
 		MinHeight:        520,
 		BackgroundColour: &options.RGBA{R: 246, G: 247, B: 251, A: 255},
 		AssetServer:      &assetserver.Options{Assets: sub},
-		Bind:             []any{bound},
+		Menu:             bar,
+		OnStartup: func(ctx context.Context) {
+			if win != nil {
+				win.set(ctx)
+			}
+		},
+		Bind: []any{bound},
 		Linux: &linux.Options{
 			Icon:        icon,
 			ProgramName: "teamchat",

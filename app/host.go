@@ -50,6 +50,7 @@ type Host struct {
 	phase   string
 	err     string
 	started bool
+	shown   string // the phase the page last asked for (logged once per change)
 }
 
 func newHost(log *slog.Logger, dataDir string) *Host {
@@ -100,6 +101,10 @@ func (h *Host) startLocked() error {
 func (h *Host) State() HostState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.shown != h.phase {
+		h.shown = h.phase
+		h.log.Info("window page", "phase", h.phase)
+	}
 	return HostState{Phase: h.phase, Error: h.err, DataDir: h.dataDir, Version: config.Version}
 }
 

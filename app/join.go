@@ -3,6 +3,7 @@ package app
 import (
 	"cmp"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,13 +21,14 @@ const searchFor = 5 * time.Second
 // and calls Open with the URL the student picked or typed.
 type Join struct {
 	log     *slog.Logger
-	initial string // URL given on the command line: opened at once
+	initial string // URL given on the command line: opened at once, once
 	now     func() time.Time
 
 	mu      sync.Mutex
 	started time.Time
 	classes map[string]discovery.Entry
 	err     string
+	shown   int // how many classes the page was last given (logged once per change)
 }
 
 func newJoin(log *slog.Logger, initial string) *Join {
@@ -62,11 +64,16 @@ func (j *Join) State() JoinState {
 		Error:     j.err,
 		Open:      j.initial,
 	}
+	j.initial = "" // opened once; back on the list (menu) the page stays there
 	for k, e := range j.classes {
 		st.Classes = append(st.Classes, Class{
-			Key: k, Name: e.Name, Host: e.Host, Addrs: e.Addrs, Port: e.Port, URL: e.URL(),
+			Key: k, Name: e.Name, Host: e.Host, Addrs: usableAddrs(e.Addrs), Port: e.Port, URL: e.URL(),
 			Compatible: e.Version == discovery.Version,
 		})
+	}
+	if len(st.Classes) != j.shown {
+		j.shown = len(st.Classes)
+		j.log.Info("window lists classes", "count", j.shown)
 	}
 	slices.SortFunc(st.Classes, func(a, b Class) int {
 		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), strings.Compare(a.Key, b.Key))
@@ -83,6 +90,19 @@ func (j *Join) Open(raw string) (string, error) {
 	}
 	j.log.Info("opening class", "url", u)
 	return u, nil
+}
+
+// usableAddrs drops link-local IPv6 addresses, which cannot be opened
+// without their zone and only clutter the list.
+func usableAddrs(addrs []string) []string {
+	out := []string{}
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip != nil && ip.To4() == nil && ip.IsLinkLocalUnicast() {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func (j *Join) found(e discovery.Entry) {

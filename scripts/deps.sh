@@ -3,10 +3,11 @@
 set -euo pipefail
 pkgs=(
   build-essential pkg-config libgtk-3-dev libwebkit2gtk-4.1-dev   # desktop build (Wails, WebKitGTK 4.1)
-  xvfb xauth imagemagick                                          # desktop window under Xvfb, screenshots
+  xvfb xauth imagemagick xdotool                                  # desktop window under Xvfb, screenshots, typing
   chromium                                                        # web client end-to-end tests
   iproute2 avahi-utils avahi-daemon dbus                          # mDNS tests in network namespaces
   fonts-dejavu-core                                               # readable screenshots
+  curl python3                                                    # test scripts
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -44,9 +44,7 @@ async function host(api) {
 function fatal(st) {
   show("tpl-error");
   $("#fatal").textContent = st.error;
-  $("#fatal-hint").textContent = /lock|in use|another/i.test(st.error)
-    ? "Team Chat is probably already open: use that window, or quit it first. Data folder: " + st.data_dir
-    : "Data folder: " + st.data_dir;
+  $("#fatal-hint").textContent = "Data folder: " + st.data_dir;
   const quit = $("#quit");
   quit.addEventListener("click", () => window.runtime.Quit());
   quit.focus();

@@ -73,7 +73,8 @@ type Browser struct {
 }
 
 // Run browses until ctx ends; it returns nil then, or an error when mDNS
-// cannot be used at all (no multicast interface, port 5353 unavailable).
+// cannot be used at all (no multicast interface, port 5353 unavailable) in
+// the first round. Later failures are retried every round.
 func (b Browser) Run(ctx context.Context) error {
 	if b.Found == nil {
 		return errors.New("discovery: Browser.Found is nil")
@@ -96,7 +97,16 @@ func (b Browser) Run(ctx context.Context) error {
 			}
 		})
 		if err != nil {
-			return err
+			if n == 0 {
+				return err // mDNS cannot work here at all
+			}
+			// The network changed under us (Wi-Fi off, interface gone):
+			// keep trying, the classes will come back with it.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(round):
+			}
 		}
 		if ctx.Err() != nil {
 			return nil

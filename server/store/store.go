@@ -211,10 +211,13 @@ func mapErr(err error) error {
 // Backup writes a consistent copy of the database to path (VACUUM INTO), while
 // the server keeps running.
 func (s *Store) Backup(ctx context.Context, path string) error {
-	db := s.r
-	if db == nil {
-		db = s.w
+	// A connection of its own: readers are query_only, and the writer must
+	// stay free for messages while the copy is made from a read snapshot.
+	db, err := sql.Open("sqlite", dsn(s.path, false))
+	if err != nil {
+		return fmt.Errorf("store: backup: %w", err)
 	}
+	defer db.Close()
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
 		return fmt.Errorf("store: backup to %s: %w", path, err)
 	}

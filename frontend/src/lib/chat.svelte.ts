@@ -89,6 +89,11 @@ export class ChatApp {
   private readTimer: ReturnType<typeof setTimeout> | null = null;
   private lastTypingSent = 0;
 
+  /** Guests may chat but not create conversations (POST /conversations: admin, user). */
+  get canCreate(): boolean {
+    return this.me !== null && this.me.role !== 'guest';
+  }
+
   get isAdmin(): boolean {
     return this.me?.role === 'admin';
   }
@@ -283,8 +288,9 @@ export class ChatApp {
       const list = await this.api.conversations();
       for (const c of list) this.readSeq[c.id] = Math.max(0, c.last_seq - (c.unread ?? 0));
       this.conversations = list;
+      for (const c of list) if (c.last_message !== undefined) this.lastMessage[c.id] = c.last_message;
       await Promise.all(list.filter((c) => c.kind === 'direct' && !this.members[c.id]).map((c) => this.loadMembers(c.id, true)));
-      void this.loadPreviews(list.filter((c) => c.last_seq > 0 && this.lastMessage[c.id] === undefined).map((c) => c.id));
+      void this.loadPreviews(list.filter((c) => c.last_seq > 0 && c.last_message === undefined && this.lastMessage[c.id] === undefined).map((c) => c.id));
     } catch (e) {
       this.toast(`Could not load conversations: ${errorText(e)}`);
     }
@@ -318,6 +324,18 @@ export class ChatApp {
     }
   }
 
+  private membersLoading = new Set<number>();
+  private refreshMembers(id: number): void {
+    if (this.membersLoading.has(id)) return;
+    this.membersLoading.add(id);
+    void this.loadMembers(id, true).finally(() => this.membersLoading.delete(id));
+  }
+
+  /** True only when a presence frame said so (the server sends changes, not a snapshot). */
+  isOnline(userId: number): boolean | undefined {
+    return this.presence[userId] === true ? true : undefined;
+  }
+
   unread(c: Conversation): number {
     return c.unread ?? 0;
   }
@@ -326,7 +344,9 @@ export class ChatApp {
     const i = this.conversations.findIndex((x) => x.id === c.id);
     if (i >= 0) {
       const old = this.conversations[i];
-      this.conversations[i] = { ...old, ...c, unread: c.unread ?? old.unread, member_role: c.member_role !== undefined ? c.member_role : old.member_role };
+      // Frames carry the conversation, not the caller's view of it: keep our own
+      // unread count and member role (a conversation_updated may hold the creator's role).
+      this.conversations[i] = { ...old, ...c, unread: old.unread, member_role: old.member_role, last_seq: Math.max(old.last_seq, c.last_seq ?? 0) };
     } else {
       this.conversations.push(c);
     }
@@ -334,7 +354,7 @@ export class ChatApp {
 
   async createGroup(name: string, memberIds: number[]): Promise<Conversation> {
     const c = await this.api.createConversation({ name: name.trim(), kind: 'group', member_ids: memberIds });
-    this.upsertConversation({ ...c, unread: 0, member_role: c.member_role ?? 'owner' });
+    if (!this.conversation(c.id)) this.conversations.push({ ...c, unread: 0, member_role: c.member_role ?? 'owner' });
     this.navigate({ view: 'chat', id: c.id });
     return c;
   }
@@ -342,7 +362,7 @@ export class ChatApp {
   async startDirect(user: User): Promise<Conversation> {
     const name = `${this.me?.display_name ?? ''} & ${user.display_name}`.slice(0, 64);
     const c = await this.api.createConversation({ name, kind: 'direct', member_ids: [user.id] });
-    this.upsertConversation({ ...c, unread: this.conversation(c.id)?.unread ?? 0 });
+    if (!this.conversation(c.id)) this.conversations.push({ ...c, unread: 0, member_role: c.member_role ?? 'member' });
     await this.loadMembers(c.id, true);
     this.navigate({ view: 'chat', id: c.id });
     return c;
@@ -488,6 +508,10 @@ export class ChatApp {
       }
       delete room.typing[m.sender.id];
     }
+    // Auto-joined newcomers (register/guest) arrive without a member_added frame:
+    // a sender missing from a loaded member list means the list is stale.
+    const known = this.members[m.conversation_id];
+    if (known && !known.some((x) => x.user.id === m.sender.id)) this.refreshMembers(m.conversation_id);
     const c = this.conversation(m.conversation_id);
     if (c && m.seq > c.last_seq) c.last_seq = m.seq;
     const prev = this.lastMessage[m.conversation_id];
@@ -498,10 +522,15 @@ export class ChatApp {
     return this.pending.filter((p) => p.conversation_id === id);
   }
 
+  /** A list entry without member_role (null, or omitted as this server does) means "not a member". */
+  isMember(c: Conversation): boolean {
+    return c.member_role === 'owner' || c.member_role === 'member';
+  }
+
   canPost(c: Conversation | undefined): boolean {
     if (!c) return false;
     if (c.locked) return this.isAdmin || c.member_role === 'owner';
-    return c.member_role !== null || this.isAdmin;
+    return this.isMember(c) || this.isAdmin;
   }
 
   /** Shows the message at once as pending; the socket sends it now or after reconnecting. */
@@ -575,7 +604,6 @@ export class ChatApp {
     if ((this.readSeq[id] ?? 0) >= seq && !c.unread) return;
     this.readSeq[id] = seq;
     c.unread = Math.max(0, c.last_seq - seq);
-    if (c.member_role === null) return; // an admin reading as overseer is not a member: nothing to mark
     if (!this.socket?.read(id, seq)) {
       try {
         await this.api.markRead(id, seq);
@@ -592,7 +620,10 @@ export class ChatApp {
       case 'ready': {
         const again = this.everOnline;
         this.everOnline = true;
-        if (f.user) this.me = f.user;
+        if (f.user) {
+          this.me = f.user;
+          this.presence[f.user.id] = true;
+        }
         if (again) {
           // Back after a disconnect: refresh the list (badges) and the open history
           // (deletions while away); the socket resumes subscriptions by seq itself.
@@ -635,10 +666,13 @@ export class ChatApp {
         this.presenceTick++;
         break;
       case 'conversation_updated':
-        if (this.conversation(f.conversation.id) || this.isAdmin) this.upsertConversation(f.conversation);
+        // Sent to members and admins; a new one (someone started a conversation with
+        // us) is fetched with the list, which carries unread and member_role.
+        if (this.conversation(f.conversation.id)) this.upsertConversation(f.conversation);
+        else void this.loadConversations();
         break;
       case 'member_added':
-        if (f.user.id === this.me?.id && !this.conversation(f.conversation_id)) void this.loadConversations();
+        if (f.user.id === this.me?.id) void this.loadConversations(); // new to us, or our role changed
         else if (this.members[f.conversation_id] && !this.members[f.conversation_id].some((m) => m.user.id === f.user.id)) {
           void this.loadMembers(f.conversation_id, true);
         }
@@ -647,8 +681,11 @@ export class ChatApp {
         if (f.user.id === this.me?.id && !this.isAdmin) {
           this.toast(`You were removed from ${this.conversation(f.conversation_id)?.name ?? 'a conversation'}.`, 'info');
           this.dropConversation(f.conversation_id);
-        } else if (this.members[f.conversation_id]) {
-          this.members[f.conversation_id] = this.members[f.conversation_id].filter((m) => m.user.id !== f.user.id);
+        } else {
+          if (f.user.id === this.me?.id) void this.loadConversations();
+          if (this.members[f.conversation_id]) {
+            this.members[f.conversation_id] = this.members[f.conversation_id].filter((m) => m.user.id !== f.user.id);
+          }
         }
         break;
       case 'activity': {

@@ -106,26 +106,30 @@ function getPurifier(): Purifier {
   if (purifier) return purifier;
   const p = createDOMPurify(window);
   p.addHook('afterSanitizeAttributes', (node) => {
-    if (node.nodeName === 'A') {
-      const href = node.getAttribute('href');
-      if (href && isSafeUrl(href)) {
-        node.setAttribute('target', '_blank');
-        node.setAttribute('rel', 'noopener noreferrer');
-      } else {
-        node.removeAttribute('href');
-      }
+    const el = node as Element;
+    // Only http, https and mailto targets survive, whatever attribute carries them.
+    for (const name of URL_ATTRS) {
+      const v = el.getAttribute?.(name);
+      if (v !== null && v !== undefined && !isSafeUrl(v)) el.removeAttribute(name);
+    }
+    if (node.nodeName === 'A' && el.hasAttribute('href')) {
+      el.setAttribute('target', '_blank');
+      el.setAttribute('rel', 'noopener noreferrer');
     }
     // Belt and braces: no event handler attribute ever leaves this function.
-    for (const a of Array.from((node as Element).attributes ?? [])) {
-      if (/^on/i.test(a.name)) (node as Element).removeAttribute(a.name);
+    for (const a of Array.from(el.attributes ?? [])) {
+      if (/^on/i.test(a.name)) el.removeAttribute(a.name);
     }
   });
   purifier = p;
   return p;
 }
 
+const URL_ATTRS = ['href', 'src', 'xlink:href', 'action', 'formaction', 'poster', 'background', 'cite', 'data'];
+
+// DOMPurify's own URI check stays at its default (it also judges non-URL
+// attributes such as SVG path data); the hook above narrows links further.
 const PURIFY_CONFIG = {
-  ALLOWED_URI_REGEXP: ALLOWED_URL,
   ALLOW_DATA_ATTR: false,
   ADD_TAGS: ['semantics', 'annotation'],
   FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select', 'img', 'video', 'audio', 'iframe', 'object', 'embed', 'link', 'meta', 'base'],

@@ -24,6 +24,8 @@ export interface Conversation {
   /** In lists only: null for an admin who is not a member. */
   member_role?: 'owner' | 'member' | null;
   members?: Member[];
+  /** Not in the contract; this server adds it to list entries. Used for previews when present. */
+  last_message?: Message | null;
 }
 
 export interface Member {
