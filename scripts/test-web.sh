@@ -62,10 +62,14 @@ set -e
 
 unit_pass=$(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests)' "$OUT/vitest.json")
 unit_fail=$(node -e 'const r=require(process.argv[1]);console.log(r.numFailedTests)' "$OUT/vitest.json")
+unit_skip=$(node -e 'const r=require(process.argv[1]);console.log((r.numPendingTests||0)+(r.numTodoTests||0))' "$OUT/vitest.json")
+if [ "$unit_skip" -ne 0 ]; then echo "FAIL: $unit_skip unit tests were skipped" >&2; unit_fail=$((unit_fail + unit_skip)); fi
 e2e_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$OUT/e2e.tap" | tail -1)
 e2e_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$OUT/e2e.tap" | tail -1)
-e2e_skip=$(( $(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$OUT/e2e.tap" | tail -1) + $(sed -n 's/^# todo \([0-9]*\)$/\1/p' "$OUT/e2e.tap" | tail -1) ))
-: "${e2e_pass:=0}" "${e2e_fail:=0}"
+e2e_skipped=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$OUT/e2e.tap" | tail -1)
+e2e_todo=$(sed -n 's/^# todo \([0-9]*\)$/\1/p' "$OUT/e2e.tap" | tail -1)
+: "${e2e_pass:=0}" "${e2e_fail:=0}" "${e2e_skipped:=0}" "${e2e_todo:=0}"
+e2e_skip=$((e2e_skipped + e2e_todo))
 if [ "$e2e_rc" -ne 0 ] && [ "$e2e_fail" -eq 0 ]; then e2e_fail=1; fi
 if [ "$e2e_pass" -eq 0 ]; then echo "FAIL: no end-to-end test ran" >&2; e2e_fail=$((e2e_fail + 1)); fi
 if [ "$e2e_skip" -ne 0 ]; then echo "FAIL: $e2e_skip end-to-end tests were skipped" >&2; e2e_fail=$((e2e_fail + e2e_skip)); fi

@@ -131,8 +131,8 @@ test('professor and a registered student exchange messages live', async () => {
 test('unread badge appears for a conversation with new messages', async () => {
   const graceUser = (await admin.call('GET', '/users?q=grace')).users.find((u) => u.username === 'grace');
   const lab = await admin.call('POST', '/conversations', { name: 'Lab group', kind: 'group', member_ids: [graceUser.id] });
-  // The student learns about the new conversation (member_added) or finds it on reload.
-  await until(async () => (await convItem(student, 'Lab group').count()) > 0 || (await student.reload(), false), 'Lab group in the list', 20_000);
+  // The student learns about the new conversation live (conversation_updated), no reload.
+  await convItem(student, 'Lab group').waitFor();
   await openConversation(student, 'General');
   await admin.call('POST', `/conversations/${lab.id}/messages`, { body: 'Lab starts at 10', client_id: 'lab-1' });
   await admin.call('POST', `/conversations/${lab.id}/messages`, { body: 'Bring goggles', client_id: 'lab-2' });
@@ -294,6 +294,10 @@ test('a message typed while the server is down arrives exactly once after restar
   // The conversation keeps working after the restart.
   await sendMessage(prof, 'back online');
   await waitForMessage(student, 'back online');
+  // Still once, after later traffic on the same sockets (no late duplicate).
+  assert.equal(await student.getByTestId('message').filter({ hasText: text }).count(), 1);
+  assert.equal(await prof.getByTestId('message').filter({ hasText: text }).count(), 1);
+  assert.equal(await student.getByTestId('pending').count(), 0);
   assertClean(student);
 });
 
@@ -388,4 +392,23 @@ test('a locked conversation refuses student messages with a readable reason', as
   await student.getByText('This conversation is locked.').waitFor();
   await prof.getByRole('button', { name: 'Unlock conversation' }).click();
   await student.getByTestId('composer').waitFor();
+});
+
+test('a student edits the profile (display name) and sees server errors for a wrong password', async () => {
+  await student.getByRole('button', { name: 'Account menu' }).click();
+  await student.getByRole('menuitem', { name: 'Profile' }).click();
+  const dlg = student.getByRole('dialog', { name: 'Your profile' });
+  await dlg.getByLabel('Current password').fill('not my password');
+  await dlg.getByLabel(/New password/).fill('another-pass-2');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.getByRole('alert').waitFor();
+  await dlg.getByLabel(/New password/).fill('');
+  await dlg.getByLabel('Current password').fill('');
+  await dlg.getByLabel('Display name').fill('Grace B. Hopper');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  await student.getByRole('navigation', { name: 'Conversations' }).getByText('Grace B. Hopper').waitFor();
+  const grace = await apiSession(server.url, 'grace', 'student-pass-1');
+  assert.equal((await grace.call('GET', '/me')).display_name, 'Grace B. Hopper');
+  assertClean(student);
 });

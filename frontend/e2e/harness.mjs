@@ -151,6 +151,20 @@ export async function newPage(browser, opts = {}) {
     void d.dismiss();
   });
   page.on('pageerror', (e) => page.errors.push(String(e)));
+  // Every bundled asset (scripts, CSS, KaTeX fonts) must load; API errors are the app's business.
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (r.status() >= 400 && !u.pathname.startsWith('/api/')) page.errors.push(`${r.status()} for ${u.pathname}`);
+  });
+  // Offline classroom: the page may only talk to its own server.
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!/^(data:|blob:|about:)/.test(u) && new URL(u).hostname !== '127.0.0.1') page.errors.push(`request to another host: ${u}`);
+  });
+  page.on('requestfailed', (r) => {
+    const u = new URL(r.url());
+    if (!u.pathname.startsWith('/api/') && u.hostname === '127.0.0.1') page.errors.push(`request failed: ${u.pathname} ${r.failure()?.errorText}`);
+  });
   if (process.env.E2E_DEBUG) {
     const tag = opts.tag ?? 'page';
     page.on('websocket', (ws) => {

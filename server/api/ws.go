@@ -39,9 +39,13 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	// Serve on a fresh goroutine and let this handler return: its stack grew
+	// while authenticating (SQLite), and an idle socket should not keep it.
 	a.wsWG.Add(1)
-	defer a.wsWG.Done()
-	realtime.Serve(a.ctx, a.chat.Hub(), wsBackend{a.chat}, conn, user, a.log)
+	go func() {
+		defer a.wsWG.Done()
+		realtime.Serve(a.ctx, a.chat.Hub(), wsBackend{a.chat}, conn, user, a.log)
+	}()
 }
 
 func hasCookie(r *http.Request) bool {

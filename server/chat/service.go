@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"log/slog"
 	"sync"
 	"time"
@@ -460,7 +461,7 @@ func (s *Service) allowMessage(userID int64) error {
 	r := l.Reserve()
 	if d := r.Delay(); d > 0 {
 		r.Cancel()
-		return model.RateLimited(fmt.Sprintf("too many messages: wait %.1f s", d.Seconds()), d)
+		return model.RateLimited(fmt.Sprintf("too many messages: wait %.1f s", math.Ceil(d.Seconds()*10)/10), d)
 	}
 	return nil
 }

@@ -75,7 +75,9 @@ type Client struct {
 
 	user  model.User         // set once at authentication
 	rooms map[int64]struct{} // guarded by hub.mu
-	send  chan *outItem
+	queue []*outItem         // guarded by qmu; at most SendQueue items
+	qmu   sync.Mutex
+	wake  chan struct{}   // capacity 1: the writer has something to do
 	subs  map[int64]int64 // writer-owned: conversation → last seq delivered
 
 	actMu      sync.Mutex
@@ -97,7 +99,7 @@ func Serve(ctx context.Context, hub *Hub, be Backend, conn *websocket.Conn, user
 	c := &Client{
 		hub: hub, be: be, conn: conn, log: log, ctx: ctx,
 		rooms:      map[int64]struct{}{},
-		send:       make(chan *outItem, SendQueue),
+		wake:       make(chan struct{}, 1),
 		subs:       map[int64]int64{},
 		actPending: map[int64]int64{},
 		done:       make(chan struct{}),
@@ -156,11 +158,28 @@ func (c *Client) deliver(it *outItem) {
 		return
 	default:
 	}
-	select {
-	case c.send <- it:
-	default:
+	c.qmu.Lock()
+	if len(c.queue) >= SendQueue {
+		c.qmu.Unlock()
 		c.closeWith(CloseSlowConsumer, "slow consumer")
+		return
 	}
+	c.queue = append(c.queue, it)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take removes everything queued. The queue's memory follows the backlog, so
+// an idle connection holds none.
+func (c *Client) take() []*outItem {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	items := c.queue
+	c.queue = nil
+	return items
 }
 
 func (c *Client) enqueue(it *outItem) { c.deliver(it) }
@@ -313,10 +332,12 @@ func (c *Client) writePump() {
 				c.closeWith(websocket.CloseAbnormalClosure, "")
 				return
 			}
-		case it := <-c.send:
-			if err := c.handle(it); err != nil {
-				c.closeWith(websocket.CloseInternalServerErr, "")
-				return
+		case <-c.wake:
+			for _, it := range c.take() {
+				if err := c.handle(it); err != nil {
+					c.closeWith(websocket.CloseInternalServerErr, "")
+					return
+				}
 			}
 		}
 	}
@@ -324,13 +345,8 @@ func (c *Client) writePump() {
 
 // flush writes what is still queued, without waiting for more.
 func (c *Client) flush() {
-	for {
-		select {
-		case it := <-c.send:
-			if c.handle(it) != nil {
-				return
-			}
-		default:
+	for _, it := range c.take() {
+		if c.handle(it) != nil {
 			return
 		}
 	}

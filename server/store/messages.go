@@ -46,6 +46,45 @@ type AppendResult struct {
 	Err     error // a domain error for this message alone
 }
 
+// appendStmts are the statements of the message hot path, prepared once on
+// the writer connection.
+type appendStmts struct {
+	byClient, sender, conv, member, nextSeq, insert, marker *sql.Stmt
+}
+
+func (s *Store) prepareAppend() error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = s.w.Prepare(q)
+		return st
+	}
+	s.app = appendStmts{
+		byClient: prep(`SELECT id, conversation_id, body FROM messages WHERE sender_id = ? AND client_id = ?`),
+		sender:   prep(`SELECT ` + userCols + ` FROM users u WHERE u.id = ?`),
+		conv:     prep(`SELECT locked FROM conversations WHERE id = ?`),
+		member:   prep(`SELECT role FROM conversation_members WHERE conversation_id = ? AND user_id = ?`),
+		nextSeq:  prep(`UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`),
+		insert:   prep(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		marker: prep(`INSERT INTO read_markers (user_id, conversation_id, seq) VALUES (?, ?, ?)
+			ON CONFLICT (user_id, conversation_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
+	}
+	return err
+}
+
+// batchState caches, within one transaction, what the checks read.
+type batchState struct {
+	tx      *sql.Tx
+	st      appendStmts
+	senders map[int64]*UserRecord
+	locked  map[int64]int // conversation → locked (−1: no such conversation)
+	roles   map[[2]int64]string
+	markers map[[2]int64]int64 // (sender, conversation) → newest seq, written once per batch
+}
+
 // AppendMessages stores a batch of messages in ONE transaction (group commit):
 // each gets the next seq of its conversation. Authorization is checked inside
 // the transaction against current data: the sender must be active and a member
@@ -56,20 +95,29 @@ type AppendResult struct {
 func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResult {
 	results := make([]AppendResult, len(batch))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for i := range results {
-			results[i] = AppendResult{}
+		b := &batchState{tx: tx, senders: map[int64]*UserRecord{}, locked: map[int64]int{},
+			roles: map[[2]int64]string{}, markers: map[[2]int64]int64{}}
+		b.st = appendStmts{
+			byClient: tx.Stmt(s.app.byClient), sender: tx.Stmt(s.app.sender), conv: tx.Stmt(s.app.conv),
+			member: tx.Stmt(s.app.member), nextSeq: tx.Stmt(s.app.nextSeq), insert: tx.Stmt(s.app.insert), marker: tx.Stmt(s.app.marker),
 		}
+		t := now()
 		for i, a := range batch {
-			res, err := appendTx(tx, a)
+			res, err := b.append(a, t)
 			if err != nil {
 				var de *model.Error
 				if errors.As(err, &de) {
-					results[i].Err = err
+					results[i] = AppendResult{Err: err}
 					continue
 				}
 				return err
 			}
 			results[i] = res
+		}
+		for k, seq := range b.markers {
+			if _, err := b.st.marker.Exec(k[0], k[1], seq); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -82,47 +130,59 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 	return results
 }
 
-func appendTx(tx *sql.Tx, a Append) (AppendResult, error) {
+func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if a.ClientID != "" {
-		m, err := scanMessage(tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id
-			WHERE m.sender_id = ? AND m.client_id = ?`, a.SenderID, a.ClientID))
+		var id, conv int64
+		var body string
+		err := b.st.byClient.QueryRow(a.SenderID, a.ClientID).Scan(&id, &conv, &body)
 		switch {
 		case err == nil:
-			var body string
-			if err := tx.QueryRow(`SELECT body FROM messages WHERE id = ?`, m.ID).Scan(&body); err != nil {
-				return AppendResult{}, err
-			}
-			if m.ConversationID != a.ConversationID || body != a.Body {
+			if conv != a.ConversationID || body != a.Body {
 				return AppendResult{}, model.Conflict("client_id %q was already used for a different message", a.ClientID)
 			}
-			return AppendResult{Message: m}, nil
+			m, err := scanMessage(b.tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, id))
+			return AppendResult{Message: m}, err
 		case err != sql.ErrNoRows:
 			return AppendResult{}, err
 		}
 	}
-	var role string
-	var disabled int
-	if err := tx.QueryRow(`SELECT role, disabled FROM users WHERE id = ?`, a.SenderID).Scan(&role, &disabled); err != nil {
+	sender := b.senders[a.SenderID]
+	if sender == nil {
+		u, err := scanUser(b.st.sender.QueryRow(a.SenderID))
 		if err == sql.ErrNoRows {
 			return AppendResult{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "account not found"}
 		}
-		return AppendResult{}, err
+		if err != nil {
+			return AppendResult{}, err
+		}
+		sender = &u
+		b.senders[a.SenderID] = sender
 	}
-	if disabled != 0 {
+	if sender.Disabled {
 		return AppendResult{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "account disabled"}
 	}
-	var locked int
-	if err := tx.QueryRow(`SELECT locked FROM conversations WHERE id = ?`, a.ConversationID).Scan(&locked); err != nil {
+	locked, ok := b.locked[a.ConversationID]
+	if !ok {
+		err := b.st.conv.QueryRow(a.ConversationID).Scan(&locked)
 		if err == sql.ErrNoRows {
-			return AppendResult{}, model.NotFound("conversation")
+			locked = -1
+		} else if err != nil {
+			return AppendResult{}, err
 		}
-		return AppendResult{}, err
+		b.locked[a.ConversationID] = locked
 	}
-	var memberRole string
-	if err := tx.QueryRow(`SELECT role FROM conversation_members WHERE conversation_id = ? AND user_id = ?`, a.ConversationID, a.SenderID).Scan(&memberRole); err != nil && err != sql.ErrNoRows {
-		return AppendResult{}, err
+	if locked < 0 {
+		return AppendResult{}, model.NotFound("conversation")
 	}
-	isAdmin := role == model.RoleAdmin
+	key := [2]int64{a.SenderID, a.ConversationID}
+	memberRole, ok := b.roles[key]
+	if !ok {
+		if err := b.st.member.QueryRow(a.ConversationID, a.SenderID).Scan(&memberRole); err != nil && err != sql.ErrNoRows {
+			return AppendResult{}, err
+		}
+		b.roles[key] = memberRole
+	}
+	isAdmin := sender.Role == model.RoleAdmin
 	if memberRole == "" && !isAdmin {
 		return AppendResult{}, model.NotFound("conversation")
 	}
@@ -130,30 +190,25 @@ func appendTx(tx *sql.Tx, a Append) (AppendResult, error) {
 		return AppendResult{}, model.Forbidden("this conversation is locked: only its owners and admins can post")
 	}
 	var seq int64
-	if err := tx.QueryRow(`UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, a.ConversationID).Scan(&seq); err != nil {
+	if err := b.st.nextSeq.QueryRow(a.ConversationID).Scan(&seq); err != nil {
 		return AppendResult{}, err
 	}
 	var cid any
 	if a.ClientID != "" {
 		cid = a.ClientID
 	}
-	res, err := tx.Exec(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.ConversationID, seq, a.SenderID, a.Body, cid, now())
+	res, err := b.st.insert.Exec(a.ConversationID, seq, a.SenderID, a.Body, cid, t)
 	if err != nil {
 		return AppendResult{}, err
 	}
 	id, _ := res.LastInsertId()
 	if memberRole != "" {
-		if _, err := tx.Exec(`INSERT INTO read_markers (user_id, conversation_id, seq) VALUES (?, ?, ?)
-			ON CONFLICT (user_id, conversation_id) DO UPDATE SET seq = max(seq, excluded.seq)`, a.SenderID, a.ConversationID, seq); err != nil {
-			return AppendResult{}, err
-		}
+		b.markers[key] = seq
 	}
-	m, err := scanMessage(tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, id))
-	if err != nil {
-		return AppendResult{}, err
-	}
-	return AppendResult{Message: m, Created: true}, nil
+	return AppendResult{Created: true, Message: model.Message{
+		ID: id, ConversationID: a.ConversationID, Seq: seq, Sender: sender.User,
+		Body: a.Body, CreatedAt: model.Millis(t), ClientID: a.ClientID,
+	}}, nil
 }
 
 // MessagePage is one page of messages, oldest first.

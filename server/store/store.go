@@ -33,6 +33,7 @@ type Store struct {
 	w    *sql.DB // exactly one connection: every write goes through it
 	r    *sql.DB // readers
 	path string
+	app  appendStmts
 }
 
 // ErrCorrupt means the database file failed its integrity check.
@@ -72,6 +73,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
+	}
+	if err := s.prepareAppend(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: prepare: %w", err)
 	}
 	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
