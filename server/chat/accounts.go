@@ -192,6 +192,7 @@ func (s *Service) createAccount(ctx context.Context, username, password, display
 	}
 	if err == nil {
 		s.forgetMembers(0)
+		s.announceNewAccount(ctx, u)
 	}
 	return u, err
 }
@@ -221,6 +222,7 @@ func (s *Service) Guest(ctx context.Context, displayName, code, addr string) (mo
 		}
 		if err == nil {
 			s.forgetMembers(0)
+			s.announceNewAccount(ctx, u)
 		}
 		return u, err
 	}

@@ -219,8 +219,8 @@ func (s *Service) CreateConversation(ctx context.Context, actor model.User, name
 	if conv.Kind == model.KindDirect {
 		role = model.MemberMember
 	}
-	conv.MemberRole = &role
 	s.hub.PublishToUsers(ids, true, realtime.ConversationFrame{Type: "conversation_updated", Conversation: conv})
+	conv.MemberRole = &role
 	return conv, true, nil
 }
 
@@ -354,6 +354,22 @@ func (s *Service) forgetMembers(convID int64) {
 		return
 	}
 	delete(s.members, convID)
+}
+
+// announceNewAccount tells the followers of every auto-join conversation that
+// a new account joined it (registration, guest, admin creation).
+func (s *Service) announceNewAccount(ctx context.Context, u model.User) {
+	if s.hub == nil {
+		return
+	}
+	ids, err := s.st.AutoJoinConversations(ctx)
+	if err != nil {
+		s.log.Error("auto-join lookup failed", "err", err)
+		return
+	}
+	for _, id := range ids {
+		s.hub.PublishTo(id, nil, false, realtime.MemberFrame{Type: "member_added", ConversationID: id, User: u})
+	}
 }
 
 // ---- messages ----

@@ -81,7 +81,7 @@ type Conversation struct {
 	AutoJoin   bool      `json:"auto_join"`
 	LastSeq    int64     `json:"last_seq"`
 	Unread     *int64    `json:"unread,omitempty"`
-	MemberRole *string   `json:"member_role,omitempty"`
+	MemberRole *string   `json:"member_role"` // null for an admin who is not a member
 	LastMsg    *Message  `json:"last_message,omitempty"`
 	Members    []*Member `json:"members,omitempty"`
 }

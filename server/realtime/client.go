@@ -140,6 +140,12 @@ func (c *Client) authenticated(u model.User) bool {
 	if first {
 		c.hub.Broadcast(PresenceFrame{Type: "presence", UserID: u.ID, Online: true})
 	}
+	// Who else is online now: one presence frame each, after ready.
+	for _, id := range c.hub.OnlineUsers() {
+		if id != u.ID {
+			c.SendFrame(PresenceFrame{Type: "presence", UserID: id, Online: true})
+		}
+	}
 	return true
 }
 

@@ -310,3 +310,21 @@ func (s *Store) SetRead(ctx context.Context, userID, convID, seq int64) error {
 		return err
 	})
 }
+
+// AutoJoinConversations lists the ids of the conversations every new account joins.
+func (s *Store) AutoJoinConversations(ctx context.Context) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM conversations WHERE auto_join = 1 ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: auto-join conversations: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
