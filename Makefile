@@ -62,8 +62,10 @@ lint:
 	$(GO) vet $(GO_PKGS)
 	@echo "== go vet (desktop tags)"
 	$(GO) vet -tags desktop,production,webkit2_41 . ./app/...
-	@echo "== module updates available (govulncheck needs an online database this machine cannot reach)"
-	$(GO) list -m -u all 2>/dev/null | grep '\[' || echo "all modules current"
+	@echo "== module updates (go list -m -u; govulncheck needs an online database this machine cannot reach)"
+	@$(GO) list -m -u -f '{{if .Update}}update available: {{.Path}} {{.Version}} -> {{.Update.Version}}{{end}}' all 2>/dev/null | grep . || echo "no updates listed"
+	@n=$$($(GO) list -m -u all 2>&1 >/dev/null | grep -c 'Forbidden' || true); \
+	  echo "($$n modules' version lists were refused by the module proxy; those could not be checked here)"
 
 test-go:
 	@echo "== go test -race (server, app, CLI)"

@@ -60,7 +60,7 @@ func NormalizeName(field, s string) (string, error) {
 		space = false
 		b.WriteRune(r)
 	}
-	out := b.String()
+	out := norm.NFKC.String(b.String()) // removing invisibles can leave a non-normal sequence (e + ZWJ + U+0301)
 	n := utf8.RuneCountInString(out)
 	if n == 0 {
 		return "", model.Invalid("%s: must not be empty", field)
