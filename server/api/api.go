@@ -40,12 +40,15 @@ type API struct {
 	up      websocket.Upgrader
 	ctx     context.Context // ends at shutdown
 	wsWG    sync.WaitGroup
+	hosts   *hostGuard
+	conns   *connLimiter
 }
 
-// New builds the API. extraOrigins are already normalized.
-func New(ctx context.Context, svc *chat.Service, log *slog.Logger, extraOrigins []string, assets fs.FS, console Console) *API {
-	a := &API{chat: svc, log: log, assets: assets, console: console, version: config.Version, ctx: ctx, origins: map[string]bool{}}
-	for _, o := range append(append([]string{}, desktopOrigins...), extraOrigins...) {
+// New builds the API from the (validated) configuration.
+func New(ctx context.Context, svc *chat.Service, log *slog.Logger, cfg config.Config, assets fs.FS, console Console) *API {
+	a := &API{chat: svc, log: log, assets: assets, console: console, version: config.Version, ctx: ctx, origins: map[string]bool{},
+		hosts: newHostGuard(cfg.Hosts, cfg.Origins), conns: &connLimiter{max: cfg.MaxConnsPerIP, n: map[string]int{}}}
+	for _, o := range append(append([]string{}, desktopOrigins...), cfg.Origins...) {
 		a.origins[o] = true
 	}
 	a.up = websocket.Upgrader{
@@ -162,6 +165,10 @@ func (a *API) middleware(mux *http.ServeMux) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
 			"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "+
 			"frame-ancestors 'none'; form-action 'self'")
+		if !a.hosts.allowed(r) {
+			writeErrorCode(w, http.StatusMisdirectedRequest, "forbidden", "unknown host name: open this server by its address or a name given with --host")
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		}

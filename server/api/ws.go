@@ -35,8 +35,15 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "server shutting down")
 		return
 	}
+	addr := clientAddr(r)
+	if !a.conns.acquire(addr) {
+		w.Header().Set("Retry-After", "10")
+		writeErrorCode(w, http.StatusTooManyRequests, "rate_limited", "too many open connections from this address")
+		return
+	}
 	conn, err := a.up.Upgrade(w, r, nil)
 	if err != nil {
+		a.conns.release(addr)
 		return // the upgrader has answered
 	}
 	// Serve on a fresh goroutine and let this handler return: its stack grew
@@ -44,6 +51,7 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 	a.wsWG.Add(1)
 	go func() {
 		defer a.wsWG.Done()
+		defer a.conns.release(addr)
 		realtime.Serve(a.ctx, a.chat.Hub(), wsBackend{a.chat}, conn, user, a.log)
 	}()
 }

@@ -28,7 +28,10 @@ type Config struct {
 	MsgBurst      int      // burst for MsgRate
 	BcryptCost    int      // password hashing cost
 	ShutdownGrace time.Duration
-	TrustProxy    bool // not used yet: client addresses come from the socket
+	Hosts         []string // extra host names the server answers to (DNS-rebinding allowlist)
+	MaxConnsPerIP int      // open WebSockets per client address (0 = unlimited)
+	BackupEvery   time.Duration
+	BackupKeep    int
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -40,6 +43,9 @@ func Defaults() Config {
 		MsgBurst:      20,
 		BcryptCost:    10,
 		ShutdownGrace: 10 * time.Second,
+		MaxConnsPerIP: 32,
+		BackupEvery:   time.Hour,
+		BackupKeep:    24,
 	}
 }
 
@@ -76,6 +82,10 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.Var((*originList)(&c.Origins), "origin", "extra allowed browser origin, e.g. https://chat.example.edu (repeatable)")
 	fs.Float64Var(&c.MsgRate, "msg-rate", c.MsgRate, "messages per second per user (0 = unlimited)")
 	fs.IntVar(&c.MsgBurst, "msg-burst", c.MsgBurst, "message burst per user")
+	fs.Var((*originList)(&c.Hosts), "host", "extra host name the server answers to, e.g. chat.school.example (repeatable)")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "open WebSockets per client address (0 = unlimited)")
+	fs.DurationVar(&c.BackupEvery, "backup-every", c.BackupEvery, "automatic backup interval (0 = off; one is also made at shutdown)")
+	fs.IntVar(&c.BackupKeep, "backup-keep", c.BackupKeep, "automatic backups to keep")
 }
 
 // Validate checks the configuration and normalizes origins.
@@ -108,6 +118,16 @@ func (c *Config) Validate() error {
 	}
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 10
+	}
+	for i, h := range c.Hosts {
+		h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
+		if h == "" || strings.ContainsAny(h, "/:@ ") {
+			return fmt.Errorf("--host %q: want a host name", c.Hosts[i])
+		}
+		c.Hosts[i] = h
+	}
+	if c.MaxConnsPerIP < 0 || c.BackupEvery < 0 || c.BackupKeep < 0 {
+		return errors.New("--max-conns-per-ip, --backup-every and --backup-keep must not be negative")
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
