@@ -487,3 +487,42 @@ func TestBackupAndExportWhileRunning(t *testing.T) {
 		t.Fatalf("csv export:\n%s", csvOut)
 	}
 }
+
+func TestAutomaticBackupAndRestore(t *testing.T) {
+	data := t.TempDir()
+	addUser(t, data, "prof", "admin")
+	p := startServer(t, data)
+	tok := token(t, p.url, "prof")
+	burst(t, p.url, tok, "before", []string{"r1", "r2"}, &history{acked: map[string]int64{}}, nil)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.logs)
+	}
+	out, err := exec.Command(binPath, "restore", "--data", data, "--list").Output()
+	if err != nil || !strings.Contains(string(out), "backups/teamchat-") {
+		t.Fatalf("no backup at shutdown: %v %s", err, out)
+	}
+	// Messages written after the backup are gone after restoring it; the old files are kept.
+	p2 := startServer(t, data, "--backup-every", "0")
+	burst(t, p2.url, token(t, p2.url, "prof"), "after", []string{"r3"}, &history{acked: map[string]int64{}}, nil)
+	// Restoring while the server runs is refused (the lock).
+	if b, err := exec.Command(binPath, "restore", "--data", data, "--from", "latest").CombinedOutput(); err == nil || !strings.Contains(string(b), "already running") {
+		t.Fatalf("restore while running: %v %s", err, b)
+	}
+	p2.cmd.Process.Signal(syscall.SIGTERM)
+	p2.wait()
+	if b, err := exec.Command(binPath, "restore", "--data", data, "--from", "latest").CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v %s", err, b)
+	}
+	p3 := startServer(t, data)
+	msgs := readAll(t, p3.url, token(t, p3.url, "prof"))
+	if len(msgs) != 2 || msgs[1].ClientID != "r2" {
+		t.Fatalf("after restore: %+v", msgs)
+	}
+	kept, _ := filepath.Glob(filepath.Join(data, "teamchat.db.before-restore-*"))
+	if len(kept) != 1 {
+		t.Fatalf("previous database not kept: %v", kept)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,6 +51,7 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	served chan error
+	bgWG   sync.WaitGroup
 }
 
 // API is the HTTP layer (an alias so callers need not import server/api).
@@ -106,8 +108,8 @@ func OpenStore(ctx context.Context, dataDir string) (*store.Store, error) {
 	st, err := store.Open(ctx, dbPath)
 	if err != nil {
 		if errors.Is(err, store.ErrCorrupt) {
-			return nil, fmt.Errorf("%w\nThe database failed its integrity check; Team Chat will not run on it. "+
-				"Restore the last good copy (a file made by `teamchat backup`) over %s, or move it away to start empty", err, dbPath)
+			return nil, fmt.Errorf("%w\nThe database failed its integrity check; Team Chat will not run on it.\n"+
+				"Restore a backup: %s (or move %s away to start empty)", err, latestBackupHint(dataDir), dbPath)
 		}
 		return nil, err
 	}
@@ -191,6 +193,11 @@ func (s *Server) Start() error {
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		s.backupLoop(s.ctx)
+	}()
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", s.LocalURL())
 	if !s.cfg.NoMDNS {
 		set, err := s.chat.Settings(s.ctx)
@@ -296,6 +303,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.hub.Close(1001, "server shutting down", ctx.Done())
 	s.api.WaitSockets()
 	s.cancel()
+	s.bgWG.Wait()
+	if s.http != nil && s.cfg.BackupEvery > 0 {
+		if _, err := s.AutoBackup(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("backup at shutdown: %w", err))
+		}
+	}
 	errs = append(errs, s.store.Close())
 	errs = append(errs, s.lock.Close())
 	s.log.Info("stopped")

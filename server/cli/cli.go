@@ -30,6 +30,7 @@ Usage:
   teamchat user add --data DIR --username U --role admin|user [--display-name N]   (password: one line on stdin)
   teamchat user passwd --data DIR --username U                                    (password: one line on stdin)
   teamchat backup --data DIR --out FILE
+  teamchat restore --data DIR --from FILE|latest   (the server must be stopped; --list shows the automatic backups)
   teamchat export --data DIR [--conversation ID] --format json|csv [--out FILE]
   teamchat discover [--timeout 3s] [--json]
   teamchat version
@@ -51,6 +52,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = backupCmd(args[1:], stdout, stderr)
 	case "export":
 		err = exportCmd(args[1:], stdout, stderr)
+	case "restore":
+		err = restoreCmd(args[1:], stdout, stderr)
 	case "discover":
 		return Discover(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -239,5 +242,38 @@ func backupCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "backup written to %s\n", *out)
+	return nil
+}
+
+func restoreCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", os.Getenv("TEAMCHAT_DATA"), "data directory")
+	from := fs.String("from", "", "backup file, or latest")
+	list := fs.Bool("list", false, "list the automatic backups, newest first")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usageErr("--data is required")
+	}
+	if *list {
+		files, err := server.ListBackups(*data)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			fmt.Fprintln(stdout, f)
+		}
+		return nil
+	}
+	if *from == "" {
+		return usageErr("--from FILE|latest is required")
+	}
+	used, err := server.Restore(context.Background(), *data, *from)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %s into %s (the previous database files were kept with a .before-restore suffix)\n", used, *data)
 	return nil
 }
