@@ -65,3 +65,34 @@ func TestConnectionCapPerAddress(t *testing.T) {
 		return true
 	})
 }
+
+func TestStudentsCannotPassForStaff(t *testing.T) {
+	env := servertest.Start(t)
+	admin := env.AddUser("ada", "admin")
+	admin.Must(200, "PATCH", "/api/v1/me", map[string]any{"display_name": "Prof. Ada Lovelace"})
+	code := admin.Must(200, "GET", "/api/v1/settings", nil).JSON()["join_code"].(string)
+	for _, name := range []string{"Professor", "prof", "PROF.", "Admin", "Teacher", "prof.  ada LOVELACE", "Prof.\u200b Ada\u202e Lovelace", "ＰＲＯＦ．ＡＤＡ ＬＯＶＥＬＡＣＥ"} {
+		r := env.Anon().Do("POST", "/api/v1/auth/guest", map[string]any{"display_name": name, "join_code": code})
+		if r.Status != 400 || !strings.Contains(string(r.Body), "display_name") {
+			t.Errorf("guest %q: %d %s", name, r.Status, r.Body)
+		}
+		r = env.Anon().Do("POST", "/api/v1/auth/register", map[string]any{"username": "s" + nameSuffix(name), "password": "long enough pw", "display_name": name, "join_code": code})
+		if r.Status != 400 {
+			t.Errorf("register %q: %d %s", name, r.Status, r.Body)
+		}
+	}
+	stu := env.AddUser("stu", "user")
+	stu.Must(400, "PATCH", "/api/v1/me", map[string]any{"display_name": "Professor"})
+	stu.Must(200, "PATCH", "/api/v1/me", map[string]any{"display_name": "Ada Student"})
+	env.Anon().Must(201, "POST", "/api/v1/auth/guest", map[string]any{"display_name": "Professional Pete", "join_code": code})
+}
+
+func nameSuffix(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()[:min(b.Len(), 20)]
+}

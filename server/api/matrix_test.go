@@ -94,7 +94,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/auth/guest":     {public: true, path: fixed("/api/v1/auth/guest"), body: body(map[string]any{"display_name": "x", "join_code": "WRONG"})},
 		"GET /api/v1/ws":              {public: true, path: fixed("/api/v1/ws"), body: none},
 		"GET /api/v1/me":              {path: fixed("/api/v1/me"), body: none, expect: signedIn(200)},
-		"PATCH /api/v1/me":            {path: fixed("/api/v1/me"), body: body(map[string]any{"display_name": "Renamed"}), expect: signedIn(200)},
+		"PATCH /api/v1/me":            {path: fixed("/api/v1/me"), body: func(c string, _ caseFixture) any { return map[string]any{"display_name": "Renamed " + c} }, expect: signedIn(200)},
 		"GET /api/v1/users":           {path: fixed("/api/v1/users"), body: none, expect: adminOnly(200)},
 		"POST /api/v1/users": {path: fixed("/api/v1/users"), body: func(c string, _ caseFixture) any {
 			n++

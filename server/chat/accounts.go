@@ -147,6 +147,26 @@ func (s *Service) checkCode(given, want, addr string) error {
 	return nil
 }
 
+// checkStudentName refuses display names that pass for staff: the reserved
+// words and the display name of any admin (by skeleton, so "prof.  ADA" is
+// "Prof. Ada").
+func (s *Service) checkStudentName(ctx context.Context, name string) error {
+	sk := nameSkeleton(name)
+	if reservedNames[sk] {
+		return model.Invalid("display_name: %q is reserved; choose your own name", name)
+	}
+	admins, err := s.st.AdminNames(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range admins {
+		if nameSkeleton(a) == sk {
+			return model.Invalid("display_name: %q belongs to a staff member; choose your own name", name)
+		}
+	}
+	return nil
+}
+
 // Register creates a student account with the class code (or freely when
 // registration is open).
 func (s *Service) Register(ctx context.Context, username, password, displayName, code, addr string) (model.User, error) {
@@ -178,7 +198,11 @@ func (s *Service) createAccount(ctx context.Context, username, password, display
 		return model.User{}, err
 	}
 	switch role {
-	case model.RoleAdmin, model.RoleUser:
+	case model.RoleAdmin:
+	case model.RoleUser:
+		if err := s.checkStudentName(ctx, displayName); err != nil {
+			return model.User{}, err
+		}
 	default:
 		return model.User{}, model.Invalid("role: want admin or user")
 	}
@@ -210,6 +234,9 @@ func (s *Service) Guest(ctx context.Context, displayName, code, addr string) (mo
 		return model.User{}, err
 	}
 	if displayName, err = NormalizeName("display_name", displayName); err != nil {
+		return model.User{}, err
+	}
+	if err := s.checkStudentName(ctx, displayName); err != nil {
 		return model.User{}, err
 	}
 	ttl := time.Duration(max(set.GuestTTLHours, 1)) * time.Hour
@@ -352,6 +379,11 @@ func (s *Service) UpdateMe(ctx context.Context, actor model.User, p MePatch) (mo
 		n, err := NormalizeName("display_name", *p.DisplayName)
 		if err != nil {
 			return model.User{}, err
+		}
+		if actor.Role != model.RoleAdmin {
+			if err := s.checkStudentName(ctx, n); err != nil {
+				return model.User{}, err
+			}
 		}
 		sp.DisplayName = &n
 	}

@@ -105,3 +105,21 @@ func ValidateClientID(id string) error {
 	}
 	return nil
 }
+
+// reservedNames are display names a student or guest may not take, compared by
+// skeleton (lower case, letters and digits only).
+var reservedNames = map[string]bool{
+	"professor": true, "prof": true, "admin": true, "administrator": true, "teacher": true,
+	"instructor": true, "moderator": true, "mod": true, "staff": true, "system": true, "teamchat": true,
+}
+
+// nameSkeleton reduces a normalized name to lower-case letters and digits.
+func nameSkeleton(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -253,3 +253,21 @@ func (s *Store) ExpireGuests(ctx context.Context) ([]int64, error) {
 	})
 	return ids, err
 }
+
+// AdminNames lists the display names of the enabled admins.
+func (s *Store) AdminNames(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT display_name FROM users WHERE role = 'admin' AND disabled = 0`)
+	if err != nil {
+		return nil, fmt.Errorf("store: admin names: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
