@@ -17,7 +17,7 @@ type fixture struct {
 	guest, anon                    *servertest.Client
 	group, general                 int64
 	ownerID, memberID, outsiderID  int64
-	memberMsg                      int64
+	memberMsg, ownerMsg            int64
 }
 
 func setup(t *testing.T) *fixture {
@@ -33,6 +33,8 @@ func setup(t *testing.T) *fixture {
 	f.group = int64(r.JSON()["id"].(float64))
 	r = f.member.Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/messages", f.group), map[string]any{"body": "hello", "client_id": "m1"})
 	f.memberMsg = int64(r.JSON()["id"].(float64))
+	r = f.owner.Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/messages", f.group), map[string]any{"body": "owner says"})
+	f.ownerMsg = int64(r.JSON()["id"].(float64))
 	code := f.admin.Must(200, "GET", "/api/v1/settings", nil).JSON()["join_code"].(string)
 	g := env.Anon()
 	r = g.Must(201, "POST", "/api/v1/auth/guest", map[string]any{"display_name": "Gus", "join_code": code})
@@ -119,6 +121,11 @@ func TestScenarios(t *testing.T) {
 		{"read: outsider", f.outsider, "POST", g + "/read", map[string]any{"seq": 1}, 404, "not_found"},
 		{"read: member", f.member, "POST", g + "/read", map[string]any{"seq": 1}, 204, ""},
 		{"delete message: outsider", f.outsider, "DELETE", fmt.Sprintf("/api/v1/messages/%d", f.memberMsg), nil, 404, "not_found"},
+		{"escalation: role in PATCH /me", f.member, "PATCH", "/api/v1/me", `{"role":"admin"}`, 400, "unknown field"},
+		{"escalation: case-variant Role", f.member, "PATCH", "/api/v1/me", `{"Role":"admin"}`, 400, "unknown field"},
+		{"escalation: guest invites", f.guest, "POST", g + "/members", map[string]any{"user_id": f.outsiderID}, 404, "not_found"},
+		{"escalation: guest starts a DM", f.guest, "POST", "/api/v1/conversations", map[string]any{"kind": "direct", "member_ids": []int64{f.memberID}}, 403, "forbidden"},
+		{"delete someone else's message: member", f.member, "DELETE", fmt.Sprintf("/api/v1/messages/%d", f.ownerMsg), nil, 403, "forbidden"},
 		{"delete message: unknown", f.member, "DELETE", "/api/v1/messages/999999", nil, 404, "not_found"},
 		{"patch conversation: member", f.member, "PATCH", g, map[string]any{"name": "Renamed"}, 403, "forbidden"},
 		{"patch conversation: owner cannot auto_join", f.owner, "PATCH", g, map[string]any{"auto_join": true}, 403, "forbidden"},
