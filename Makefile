@@ -14,7 +14,7 @@ GO_PKGS   := . ./app/... ./server/... ./frontend
 DATA      ?= .data
 
 .PHONY: run test build build-server build-windows bench lint fuzz web deps deps-desktop deps-web \
-        test-go test-web test-desktop clean
+        test-go test-crash test-fuzz test-web test-desktop clean
 
 ## run: build the desktop app and start it (host mode; without a display it serves headless)
 run: build
@@ -22,7 +22,7 @@ run: build
 	./$(BIN) --data $(DATA)
 
 ## test: everything CI runs (installs its own dependencies)
-test: deps lint test-go test-web test-desktop
+test: deps lint test-go test-crash test-fuzz test-web test-desktop
 	@echo "== make test: all suites passed"
 
 deps:
@@ -70,6 +70,16 @@ lint:
 test-go:
 	@echo "== go test -race (server, app, CLI)"
 	$(GO) test -race -count=1 -timeout 20m $(GO_PKGS)
+
+## test-crash: the kill -9 suite, 20 rounds with random kill points (3 run in test-go)
+test-crash:
+	@echo "== crash suite: SIGKILL at random points, 20 rounds"
+	TEAMCHAT_CRASH_ROUNDS=20 $(GO) test -count=1 -timeout 20m -run 'TestCrashDuringBurst' .
+
+## test-fuzz: a short run of every fuzz target (make fuzz runs longer)
+test-fuzz:
+	@echo "== fuzzing, 5 s per target"
+	bash scripts/fuzz.sh 5s
 
 test-web: deps-web
 	@echo "== web client: type check, unit tests, build, browser end-to-end tests"
