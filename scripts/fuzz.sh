@@ -35,12 +35,20 @@ failed=0
 for t in "${targets[@]}"; do
   pkg="${t% *}"
   name="${t#* }"
+  corpus="$pkg/testdata/fuzz/$name"
+  before="$(ls "$corpus" 2>/dev/null || true)"
   printf '\n== fuzz %s %s for %s\n' "$pkg" "$name" "$DURATION"
   if "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$DURATION" "$pkg"; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
-    echo "fuzz: $name in $pkg FAILED; the failing input is in $pkg/testdata/fuzz/$name/" >&2
+    new="$(comm -13 <(echo "$before") <(ls "$corpus" 2>/dev/null || true) | sed "s|^|$corpus/|")"
+    if [ -n "$new" ]; then
+      echo "fuzz: $name in $pkg FAILED; new failing input (reproduce with go test -run '$name' $pkg):" >&2
+      echo "$new" >&2
+    else
+      echo "fuzz: $name in $pkg FAILED (no new corpus entry: build or seed failure, see above)" >&2
+    fi
     echo "fuzz: $passed passed, $failed failed"
     exit 1
   fi

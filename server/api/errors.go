@@ -11,12 +11,12 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"teamchat/server/model"
+	"teamchat/server/strictjson"
 )
 
 // MaxBody is the largest request body accepted.
@@ -155,37 +155,8 @@ func decode(r *http.Request, v any) error {
 // checkKeys refuses case variants of known fields (encoding/json would accept
 // "Role" for "role") and duplicate keys (the last would win silently).
 func checkKeys(data []byte, v any) error {
-	allowed := map[string]bool{}
-	t := reflect.TypeOf(v).Elem()
-	for i := range t.NumField() {
-		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if tag != "" && tag != "-" {
-			allowed[tag] = true
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return badRequest("malformed JSON: want an object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return badRequest("malformed JSON")
-		}
-		key, _ := tok.(string)
-		if !allowed[key] {
-			return badRequest("unknown field %q", key)
-		}
-		if seen[key] {
-			return badRequest("duplicate field %q", key)
-		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return badRequest("malformed JSON")
-		}
+	if err := strictjson.CheckKeys(data, v); err != nil {
+		return badRequest("%s", err.Error())
 	}
 	return nil
 }

@@ -311,7 +311,9 @@ func TestWSMalformedFramesKeepTheConnection(t *testing.T) {
 	bad := []string{`not json`, `{"type":"dance"}`, `{"conversation_id":1}`, `{"type":"send","conversation_id":1,"client_id":"x","body":"a","extra":1}`,
 		`{"type":"send","conversation_id":"one"}`, `{"type":"subscribe"}`, `[]`, `{"type":"send","conversation_id":1}{"type":"x"}`,
 		`{"type":"send","conversation_id":1,"client_id":"n","body":"a\u0000b"}`, `{"type":"send","conversation_id":1,"client_id":"e","body":"   "}`,
-		`{"type":"send","conversation_id":1,"body":"no client id"}`, strings.Repeat("[", 50000)}
+		`{"type":"send","conversation_id":1,"body":"no client id"}`, strings.Repeat("[", 50000),
+		`{"TYPE":"send","Conversation_Id":1,"Body":"x","CLIENT_ID":"c"}`, `{"type":"send","conversation_id":1,"conversation_id":2,"type":"typing"}`,
+		`{"type":"auth","token":"a","token":"b"}`}
 	for _, b := range bad {
 		if err := ws.SendRaw(websocket.TextMessage, []byte(b)); err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"teamchat/server/model"
+	"teamchat/server/strictjson"
 )
 
 // Limits and timings of a connection.
@@ -290,6 +291,9 @@ func (c *Client) readPump(authed bool) {
 // a known type and no unknown fields.
 func DecodeInbound(data []byte) (Inbound, error) {
 	var f Inbound
+	if err := strictjson.CheckKeys(data, &f); err != nil {
+		return f, errors.New("malformed frame: " + err.Error())
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
