@@ -412,3 +412,31 @@ test('a student edits the profile (display name) and sees server errors for a wr
   assert.equal((await grace.call('GET', '/me')).display_name, 'Grace B. Hopper');
   assertClean(student);
 });
+
+test('XSS in display names and conversation names renders as text', async () => {
+  const evilName = '<img src=x onerror=alert(1)> Eve';
+  const evilGroup = '<svg onload=alert(2)> Group';
+  await admin.call('POST', '/users', { username: 'xssname', password: 'password', display_name: evilName, role: 'user' });
+  const eve = await apiSession(server.url, 'xssname', 'password');
+  const conv = await eve.call('POST', '/conversations', { name: evilGroup });
+  await eve.call('POST', `/conversations/${conv.id}/messages`, { body: 'hello from eve' });
+  await eve.call('POST', '/conversations/1/messages', { body: 'eve in general' });
+  await prof.reload();
+  await prof.getByRole('navigation', { name: 'Conversations' }).waitFor();
+  await openConversation(prof, evilGroup);
+  await waitForMessage(prof, 'hello from eve');
+  await prof.getByText(evilName).first().waitFor();
+  await openConversation(prof, 'General');
+  await waitForMessage(prof, 'eve in general');
+  const bad = await prof.evaluate(() => {
+    const out = [];
+    for (const el of document.body.querySelectorAll('*')) {
+      for (const a of el.attributes) if (/^on/i.test(a.name)) out.push(`${el.tagName} ${a.name}`);
+      if (el.tagName === 'IMG' && el.getAttribute('src') === 'x') out.push(el.outerHTML);
+    }
+    if (/<|onerror|onload/.test(document.title) && document.querySelector('title')?.children.length) out.push('title');
+    return out;
+  });
+  assert.deepEqual(bad, []);
+  assertClean(prof);
+});

@@ -596,7 +596,8 @@ export class ChatApp {
   }
 
   private async markRead(): Promise<void> {
-    if (this.route.view !== 'chat' || document.visibilityState !== 'visible') return;
+    // A timer may fire after the page (or a test's DOM) is gone.
+    if (this.route.view !== 'chat' || typeof document === 'undefined' || document.visibilityState !== 'visible') return;
     const id = this.route.id;
     const c = this.conversation(id);
     const seq = this.rooms[id]?.messages.at(-1)?.seq ?? 0;
