@@ -88,7 +88,8 @@ type Client struct {
 	code       int
 	reason     string
 
-	finished chan struct{} // closed when both pumps have returned
+	finished   chan struct{} // closed when both pumps have returned
+	readerDone chan struct{} // closed when the read pump has returned
 }
 
 // User is the authenticated user of the connection.
@@ -105,9 +106,11 @@ func Serve(ctx context.Context, hub *Hub, be Backend, conn *websocket.Conn, user
 		actPending: map[int64]int64{},
 		done:       make(chan struct{}),
 		finished:   make(chan struct{}),
+		readerDone: make(chan struct{}),
 	}
 	defer close(c.finished)
 	if !hub.track(c) {
+		close(c.readerDone)
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 		c.writeClose()
 		return
@@ -122,6 +125,7 @@ func Serve(ctx context.Context, hub *Hub, be Backend, conn *websocket.Conn, user
 		c.authenticated(*user)
 	}
 	c.readPump(user != nil)
+	close(c.readerDone)
 	c.closeWith(websocket.CloseNormalClosure, "")
 	<-writerDone
 	if hub.unregister(c) && c.user.ID != 0 {
@@ -320,9 +324,19 @@ func (c *Client) write(data []byte) error {
 	return c.conn.WriteMessage(websocket.TextMessage, data)
 }
 
+// closeWait bounds the closing handshake: after sending its close frame the
+// server waits this long for the peer's, so the TCP connection is not reset
+// while the peer still has our close frame unread (it would see 1006).
+const closeWait = 2 * time.Second
+
 func (c *Client) writeClose() {
 	msg := websocket.FormatCloseMessage(c.code, c.reason)
-	_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err == nil {
+		select {
+		case <-c.readerDone: // the peer answered (or the read side ended)
+		case <-time.After(closeWait):
+		}
+	}
 	_ = c.conn.Close()
 }
 
