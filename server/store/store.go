@@ -91,17 +91,31 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // check refuses a file that is not a healthy SQLite database.
 func (s *Store) check(ctx context.Context) error {
-	var res string
-	err := s.w.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res)
+	rows, err := s.w.QueryContext(ctx, "PRAGMA quick_check(5)")
+	var problems []string
+	if err == nil {
+		for rows.Next() {
+			var line string
+			if err = rows.Scan(&line); err != nil {
+				break
+			}
+			problems = append(problems, line)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+	}
 	if err != nil {
 		var se *sqlite.Error
-		if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_NOTADB || se.Code() == sqlite3.SQLITE_CORRUPT) {
+		// Extended result codes are on: compare the primary code.
+		if errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_NOTADB || se.Code()&0xff == sqlite3.SQLITE_CORRUPT) {
 			return fmt.Errorf("%w: %s: %v", ErrCorrupt, s.path, err)
 		}
 		return fmt.Errorf("store: check %s: %w", s.path, err)
 	}
-	if res != "ok" {
-		return fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, res)
+	if len(problems) != 1 || problems[0] != "ok" {
+		return fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -54,9 +54,9 @@ func mustConv(t *testing.T, s *Store, name string, creator int64, members ...int
 // fixture: an admin (member of nothing), an owner and a member of one group,
 // an outsider, and a disabled account that was a member.
 type fixture struct {
-	s                                          *Store
+	s                                        *Store
 	admin, owner, member, outsider, disabled int64
-	conv                                       int64
+	conv                                     int64
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -632,12 +632,18 @@ func TestWritesSurviveCancelledContext(t *testing.T) {
 		t.Fatalf("user written with a cancelled context is missing: %v", err)
 	}
 
-	// Cancelled at random points while the write runs, in a loop.
+	// Cancelled at random points while the write runs (from before it starts
+	// to after it ends, scaled to how long one write takes here), in a loop.
 	rng := rand.New(rand.NewPCG(1, 2))
-	const rounds = 150
+	const rounds = 80
+	start := time.Now()
+	if err := s.SetRead(context.Background(), f.member, f.conv, 1); err != nil {
+		t.Fatal(err)
+	}
+	wspan := 4 * time.Since(start)
 	for i := range rounds {
 		ctx, cancel := context.WithCancel(context.Background())
-		timer := time.AfterFunc(time.Duration(rng.IntN(300))*time.Microsecond, cancel)
+		timer := time.AfterFunc(time.Duration(rng.Int64N(int64(wspan))), cancel)
 		r := s.AppendMessages(ctx, []Append{
 			{ConversationID: f.conv, SenderID: f.member, ClientID: fmt.Sprint("c", i), Body: fmt.Sprint("msg ", i)},
 			{ConversationID: f.conv, SenderID: f.owner, ClientID: fmt.Sprint("c", i), Body: fmt.Sprint("msg ", i)},
@@ -662,16 +668,24 @@ func TestWritesSurviveCancelledContext(t *testing.T) {
 	}
 
 	// Reads cancelled mid-flight may fail themselves, but must not poison the
-	// pooled reader connections (no sticky "interrupted (9)").
-	for i := range rounds {
+	// pooled reader connections (no sticky "interrupted (9)"). The cancel
+	// lands anywhere from before the read to after it.
+	start = time.Now()
+	if _, err := s.MessagesAfter(context.Background(), f.conv, 0, 200); err != nil {
+		t.Fatal(err)
+	}
+	span := 2 * time.Since(start)
+	failedReads := 0
+	for range rounds {
 		ctx, cancel := context.WithCancel(context.Background())
-		timer := time.AfterFunc(time.Duration(rng.IntN(300))*time.Microsecond, cancel)
-		_, _ = s.MessagesAfter(ctx, f.conv, 0, 200)
-		_, _ = s.UserByID(ctx, f.member)
+		timer := time.AfterFunc(time.Duration(rng.Int64N(int64(span))), cancel)
+		if _, err := s.MessagesAfter(ctx, f.conv, 0, 200); err != nil {
+			failedReads++
+		}
 		timer.Stop()
 		cancel()
-		_ = i
 	}
+	t.Logf("%d of %d reads were cancelled", failedReads, rounds)
 
 	// Afterwards everything works: no interrupted connection, no open
 	// transaction, no SQLITE_BUSY.
@@ -686,6 +700,20 @@ func TestWritesSurviveCancelledContext(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	var held []*sql.Conn // every pooled reader connection at once
+	for range 4 {
+		c, err := s.r.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if n := queryInt(t, c, "SELECT count(*) FROM messages WHERE conversation_id = ?", f.conv); n != 1+2*rounds {
+			t.Fatalf("reader connection after cancellations: %d messages", n)
+		}
+	}
+	for _, c := range held {
+		c.Close()
+	}
 	if r := appendOne(t, s, context.Background(), Append{ConversationID: f.conv, SenderID: f.member, ClientID: "after", Body: "after"}); r.Err != nil || r.Message.Seq != int64(2+2*rounds) {
 		t.Fatalf("write after cancellations: %+v", r)
 	}
@@ -929,6 +957,7 @@ func TestOpenRefusesCorruptFiles(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Open: %v, want an error wrapping ErrCorrupt", err)
 			}
+			t.Logf("refused: %v", err)
 		})
 	}
 	// The intact file still opens.
