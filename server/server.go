@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,7 @@ type Server struct {
 	cancel context.CancelFunc
 	served chan error
 	bgWG   sync.WaitGroup
+	fp     string // SHA-256 of the TLS certificate when --tls
 }
 
 // API is the HTTP layer (an alias so callers need not import server/api).
@@ -180,6 +182,16 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.TLS {
+		cert, fp, err := LoadTLS(s.cfg.DataDir, s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		s.fp = fp
+		ln = newDualListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		s.log.Info("TLS on the same port", "fingerprint", fp)
+	}
 	s.ln = ln
 	s.chat.Start()
 	s.http = &http.Server{
@@ -203,7 +215,7 @@ func (s *Server) Start() error {
 		set, err := s.chat.Settings(s.ctx)
 		id, _ := s.chat.InstallationID(s.ctx)
 		if err == nil {
-			s.mdns, err = discovery.Announce(discovery.Announcement{Instance: set.Name, Port: s.Port(), Name: set.Name, ID: id})
+			s.mdns, err = discovery.Announce(discovery.Announcement{Instance: set.Name, Port: s.Port(), Name: set.Name, ID: id, Fingerprint: s.fp})
 		}
 		if err != nil {
 			s.log.Warn("mDNS announcement failed; students can still type the URL", "err", err)
@@ -279,6 +291,9 @@ func (s *Server) URLs() []string {
 	sort.Strings(lan)
 	return append(lan, "http://"+net.JoinHostPort("127.0.0.1", port)+"/")
 }
+
+// Fingerprint is the SHA-256 of the TLS certificate ("" without --tls).
+func (s *Server) Fingerprint() string { return s.fp }
 
 // Online is the number of users with an open socket.
 func (s *Server) Online() int { return s.hub.Online() }

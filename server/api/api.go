@@ -26,7 +26,8 @@ var desktopOrigins = []string{"wails://wails", "http://wails.localhost"}
 
 // Console tells what the professor's console shows beyond the settings.
 type Console interface {
-	URLs() []string // the server's URLs on each LAN address, loopback last
+	URLs() []string      // the server's URLs on each LAN address, loopback last
+	Fingerprint() string // SHA-256 of the TLS certificate, "" without TLS
 }
 
 // API is the HTTP handler set.

@@ -328,6 +328,7 @@ func (a *API) getConsole(w http.ResponseWriter, r *http.Request, c caller) error
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": set.Name, "join_code": set.JoinCode, "urls": urls, "join_urls": join, "online": a.chat.Hub().Online(),
+		"fingerprint": a.console.Fingerprint(),
 	})
 	return nil
 }

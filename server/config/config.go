@@ -32,6 +32,9 @@ type Config struct {
 	MaxConnsPerIP int      // open WebSockets per client address (0 = unlimited)
 	BackupEvery   time.Duration
 	BackupKeep    int
+	TLS           bool   // also serve HTTPS on the same port
+	TLSCert       string // certificate file; empty: a self-signed one kept in the data dir
+	TLSKey        string
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -86,6 +89,9 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "open WebSockets per client address (0 = unlimited)")
 	fs.DurationVar(&c.BackupEvery, "backup-every", c.BackupEvery, "automatic backup interval (0 = off; one is also made at shutdown)")
 	fs.IntVar(&c.BackupKeep, "backup-keep", c.BackupKeep, "automatic backups to keep")
+	fs.BoolVar(&c.TLS, "tls", c.TLS, "also serve HTTPS on the same port (self-signed certificate made on first run unless --tls-cert/--tls-key)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
 }
 
 // Validate checks the configuration and normalizes origins.
@@ -125,6 +131,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--host %q: want a host name", c.Hosts[i])
 		}
 		c.Hosts[i] = h
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.TLSCert != "" {
+		c.TLS = true
 	}
 	if c.MaxConnsPerIP < 0 || c.BackupEvery < 0 || c.BackupKeep < 0 {
 		return errors.New("--max-conns-per-ip, --backup-every and --backup-keep must not be negative")

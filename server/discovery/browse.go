@@ -24,6 +24,8 @@ type Entry struct {
 	Host     string   `json:"host"`     // target host name, without the trailing dot
 	Port     int      `json:"port"`
 	Addrs    []string `json:"addrs"` // IPv4 first, then IPv6
+	// Fingerprint is TXT fp=: the SHA-256 of the server's TLS certificate, when it speaks TLS.
+	Fingerprint string `json:"fp,omitempty"`
 }
 
 // Key identifies an entry across refreshes.
@@ -175,6 +177,8 @@ func fromService(se *zeroconf.ServiceEntry) Entry {
 			e.Name = v
 		case "id":
 			e.ID = v
+		case "fp":
+			e.Fingerprint = strings.ToLower(v)
 		case "path":
 			if v != "" {
 				e.Path = v

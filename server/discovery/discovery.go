@@ -33,12 +33,14 @@ const (
 
 // Announcement describes what the server publishes.
 type Announcement struct {
-	Instance string   // DNS-SD instance name; defaults to Name
-	Port     int      // TCP port of the HTTP server
-	Name     string   // class name (TXT name=)
-	ID       string   // installation id (TXT id=)
-	Host     string   // optional: unique host name (default: os.Hostname())
-	IPs      []string // optional: addresses to publish (default: those of Ifaces)
+	Instance string // DNS-SD instance name; defaults to Name
+	Port     int    // TCP port of the HTTP server
+	Name     string // class name (TXT name=)
+	ID       string // installation id (TXT id=)
+	// Fingerprint, when set, is the SHA-256 of the TLS certificate (TXT tls=1, fp=).
+	Fingerprint string
+	Host        string   // optional: unique host name (default: os.Hostname())
+	IPs         []string // optional: addresses to publish (default: those of Ifaces)
 	// Ifaces limits the announcement to these interfaces (default: every
 	// interface that is up and multicast-capable).
 	Ifaces []net.Interface
@@ -57,7 +59,7 @@ func Announce(a Announcement) (io.Closer, error) {
 	if strings.TrimSpace(instance) == "" {
 		instance = "Team Chat"
 	}
-	txt := TXT(a.Name, a.ID)
+	txt := TXT(a.Name, a.ID, a.Fingerprint)
 	for i := range txt {
 		// zeroconf packs TXT strings in presentation form: keep backslashes literal.
 		txt[i] = strings.ReplaceAll(txt[i], `\`, `\\`)
@@ -93,13 +95,19 @@ func Announce(a Announcement) (io.Closer, error) {
 }
 
 // TXT returns the TXT strings of the contract for a class.
-func TXT(name, id string) []string {
-	return []string{
+func TXT(name, id, fingerprint string) []string {
+	txt := []string{
 		"v=" + Version,
 		truncate("name="+name, maxTXT),
 		"path=/",
 		truncate("id="+id, maxTXT),
 	}
+	if fingerprint != "" {
+		// The server also speaks TLS on the same port; fp is the SHA-256 of its
+		// certificate, for clients that pin it.
+		txt = append(txt, "tls=1", "fp="+fingerprint)
+	}
+	return txt
 }
 
 type announcer struct {

@@ -150,12 +150,17 @@ func TestTruncateKeepsUTF8(t *testing.T) {
 }
 
 func TestTXT(t *testing.T) {
-	got := TXT("Maths", "abc")
+	got := TXT("Maths", "abc", "")
 	want := []string{"v=1", "name=Maths", "path=/", "id=abc"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("TXT = %q, want %q", got, want)
 	}
-	long := TXT(strings.Repeat("x", 400), "id")
+	got = TXT("Maths", "abc", "00ff")
+	want = append(want, "tls=1", "fp=00ff")
+	if !slices.Equal(got, want) {
+		t.Fatalf("TXT with TLS = %q, want %q", got, want)
+	}
+	long := TXT(strings.Repeat("x", 400), "id", "")
 	if len(long[1]) != maxTXT {
 		t.Fatalf("long name TXT is %d bytes", len(long[1]))
 	}
