@@ -111,6 +111,7 @@ func RunJoin(args []string) int {
 	m.AddText("Quit", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { win.do(wruntime.Quit) })
 
 	err := runWindow("Team Chat — join a class", j, bar, &win)
+	j.close()
 	cancel()
 	<-browsing
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"teamchat/server/discovery"
+	"teamchat/server/pinproxy"
 )
 
 // searchFor is how long client mode says "searching" before it says that
@@ -28,7 +30,8 @@ type Join struct {
 	started time.Time
 	classes map[string]discovery.Entry
 	err     string
-	shown   int // how many classes the page was last given (logged once per change)
+	shown   int                        // how many classes the page was last given (logged once per change)
+	proxies map[string]*pinproxy.Proxy // https target → pinned local proxy
 }
 
 func newJoin(log *slog.Logger, initial string) *Join {
@@ -44,6 +47,7 @@ type Class struct {
 	Port       int      `json:"port"`
 	URL        string   `json:"url"`
 	Compatible bool     `json:"compatible"` // TXT v=1 (this app speaks version 1)
+	Pinned     bool     `json:"pinned"`     // the class speaks TLS with an announced fingerprint
 }
 
 // JoinState is what the client page shows.
@@ -68,7 +72,7 @@ func (j *Join) State() JoinState {
 	for k, e := range j.classes {
 		st.Classes = append(st.Classes, Class{
 			Key: k, Name: e.Name, Host: e.Host, Addrs: usableAddrs(e.Addrs), Port: e.Port, URL: e.URL(),
-			Compatible: e.Version == discovery.Version,
+			Compatible: e.Version == discovery.Version, Pinned: e.Fingerprint != "",
 		})
 	}
 	if len(st.Classes) != j.shown {
@@ -88,8 +92,58 @@ func (j *Join) Open(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if e, ok := j.byURL(u); ok && e.Fingerprint != "" {
+		return j.openPinned(u, e)
+	}
 	j.log.Info("opening class", "url", u)
 	return u, nil
+}
+
+func (j *Join) byURL(u string) (discovery.Entry, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, e := range j.classes {
+		if e.URL() == u {
+			return e, true
+		}
+	}
+	return discovery.Entry{}, false
+}
+
+// openPinned opens a class that announced a TLS fingerprint through a local
+// proxy that accepts only that certificate (a look-alike announcing the same
+// name cannot present it).
+func (j *Join) openPinned(u string, e discovery.Entry) (string, error) {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	target := "https://" + pu.Host
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if p, ok := j.proxies[target]; ok {
+		return p.URL(), nil
+	}
+	p, err := pinproxy.Start(target, e.Fingerprint, j.log)
+	if err != nil {
+		return "", err
+	}
+	if j.proxies == nil {
+		j.proxies = map[string]*pinproxy.Proxy{}
+	}
+	j.proxies[target] = p
+	j.log.Info("opening class over pinned TLS", "url", target, "fingerprint", e.Fingerprint, "via", p.URL())
+	return p.URL(), nil
+}
+
+// close stops the pinned proxies.
+func (j *Join) close() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for k, p := range j.proxies {
+		_ = p.Close()
+		delete(j.proxies, k)
+	}
 }
 
 // usableAddrs drops link-local IPv6 addresses, which cannot be opened

@@ -51,7 +51,8 @@ func (e Entry) URL() string {
 
 func (e Entry) equal(o Entry) bool {
 	return e.Instance == o.Instance && e.Name == o.Name && e.ID == o.ID && e.Path == o.Path &&
-		e.Version == o.Version && e.Host == o.Host && e.Port == o.Port && slices.Equal(e.Addrs, o.Addrs)
+		e.Version == o.Version && e.Host == o.Host && e.Port == o.Port && slices.Equal(e.Addrs, o.Addrs) &&
+		e.Fingerprint == o.Fingerprint
 }
 
 // Browse calls found for each class seen (and again when it changes) until ctx ends.
