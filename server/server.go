@@ -122,6 +122,8 @@ func OpenStore(ctx context.Context, dataDir string) (*store.Store, error) {
 		store.SettingGuestAccess:  "true",
 		store.SettingGuestTTL:     "24",
 		store.SettingInstallID:    auth.RandomToken(12),
+		store.SettingPaused:       "false",
+		store.SettingDMPolicy:     model.DMPolicyAnyone,
 	})
 	if err != nil {
 		st.Close()

@@ -111,6 +111,14 @@ func (a *API) routes() []route {
 		{"POST /api/v1/conversations/{id}/messages", a.signedIn(a.postMessage)},
 		{"POST /api/v1/conversations/{id}/read", a.signedIn(a.markRead)},
 		{"DELETE /api/v1/messages/{id}", a.signedIn(a.deleteMessage)},
+		{"POST /api/v1/conversations/{id}/mutes", a.signedIn(a.muteMember)},
+		{"GET /api/v1/conversations/{id}/mutes", a.signedIn(a.listMutes)},
+		{"DELETE /api/v1/conversations/{id}/mutes/{user_id}", a.signedIn(a.unmuteMember)},
+		{"POST /api/v1/messages/{id}/pin", a.signedIn(a.pinMessage)},
+		{"DELETE /api/v1/messages/{id}/pin", a.signedIn(a.unpinMessage)},
+		{"GET /api/v1/conversations/{id}/pins", a.signedIn(a.listPins)},
+		{"POST /api/v1/announcements", a.signedIn(a.postAnnouncement)},
+		{"GET /api/v1/audit", a.signedIn(a.listAudit)},
 		{"GET /api/v1/ws", a.serveWS},
 	}
 }

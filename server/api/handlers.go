@@ -26,7 +26,7 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": set.Name, "id": id, "version": a.version,
-		"registration": set.Registration, "guest_access": set.GuestAccess,
+		"registration": set.Registration, "guest_access": set.GuestAccess, "paused": set.Paused,
 	})
 }
 
@@ -387,11 +387,12 @@ func (a *API) patchConversation(w http.ResponseWriter, r *http.Request, c caller
 		Name     *string `json:"name"`
 		Locked   *bool   `json:"locked"`
 		AutoJoin *bool   `json:"auto_join"`
+		SlowMode *int    `json:"slow_mode_seconds"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	conv, err := a.chat.UpdateConversation(r.Context(), c.user, id, store.ConversationPatch{Name: in.Name, Locked: in.Locked, AutoJoin: in.AutoJoin})
+	conv, err := a.chat.UpdateConversation(r.Context(), c.user, id, store.ConversationPatch{Name: in.Name, Locked: in.Locked, AutoJoin: in.AutoJoin, SlowMode: in.SlowMode})
 	if err != nil {
 		return err
 	}

@@ -123,6 +123,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/conversations/{id}/read":     {path: conv("/read"), body: body(map[string]any{"seq": 1}), expect: convRoute(204, 204, 204)},
 		"DELETE /api/v1/messages/{id}": {path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/messages/%d", f.msg) },
 			body: none, expect: convRoute(204, 204, 204)},
+		// Moderation: owners in their own conversation, admins everywhere.
+		"POST /api/v1/conversations/{id}/mutes": {path: conv("/mutes"), body: func(_ string, f caseFixture) any {
+			return map[string]any{"user_id": f.extra, "minutes": 5}
+		}, expect: convRoute(201, 201, 403)},
+		"GET /api/v1/conversations/{id}/mutes": {path: conv("/mutes"), body: none, expect: convRoute(200, 200, 403)},
+		"DELETE /api/v1/conversations/{id}/mutes/{user_id}": {path: func(f caseFixture) string {
+			return fmt.Sprintf("/api/v1/conversations/%d/mutes/%d", f.conv, f.extra)
+		}, body: none, expect: convRoute(204, 204, 403)},
+		"POST /api/v1/messages/{id}/pin": {path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/messages/%d/pin", f.msg) },
+			body: none, expect: convRoute(204, 204, 403)},
+		"DELETE /api/v1/messages/{id}/pin": {path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/messages/%d/pin", f.msg) },
+			body: none, expect: convRoute(204, 204, 403)},
+		"GET /api/v1/conversations/{id}/pins": {path: conv("/pins"), body: none, expect: convRoute(200, 200, 200)},
+		"POST /api/v1/announcements":          {path: fixed("/api/v1/announcements"), body: body(map[string]any{"body": "Quiz on Friday"}), expect: adminOnly(201)},
+		"GET /api/v1/audit":                   {path: fixed("/api/v1/audit?limit=5"), body: none, expect: adminOnly(200)},
 	}
 	for _, route := range api.RoutesForTest() {
 		e, ok := table[route]

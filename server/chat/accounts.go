@@ -60,12 +60,18 @@ func (s *Service) Settings(ctx context.Context) (model.Settings, error) {
 		return model.Settings{}, err
 	}
 	ttl, _ := strconv.Atoi(kv[store.SettingGuestTTL])
+	dm := kv[store.SettingDMPolicy]
+	if dm == "" {
+		dm = model.DMPolicyAnyone
+	}
 	return model.Settings{
 		Name:          kv[store.SettingName],
 		Registration:  kv[store.SettingRegistration],
 		JoinCode:      kv[store.SettingJoinCode],
 		GuestAccess:   kv[store.SettingGuestAccess] == "true",
 		GuestTTLHours: ttl,
+		Paused:        kv[store.SettingPaused] == "true",
+		DMPolicy:      dm,
 	}, nil
 }
 
@@ -83,6 +89,8 @@ type SettingsPatch struct {
 	GuestAccess    *bool   `json:"guest_access"`
 	GuestTTLHours  *int    `json:"guest_ttl_hours"`
 	RotateJoinCode bool    `json:"rotate_join_code"`
+	Paused         *bool   `json:"paused"`
+	DMPolicy       *string `json:"dm_policy"`
 }
 
 // UpdateSettings changes class settings (admins only).
@@ -125,11 +133,19 @@ func (s *Service) UpdateSettings(ctx context.Context, actor model.User, p Settin
 		}
 		kv[store.SettingGuestTTL] = strconv.Itoa(*p.GuestTTLHours)
 	}
+	if err := moderationSettings(p, kv); err != nil {
+		return model.Settings{}, err
+	}
+	before, err := s.st.Settings(ctx)
+	if err != nil {
+		return model.Settings{}, err
+	}
 	if len(kv) > 0 {
 		if err := s.st.PutSettings(ctx, kv); err != nil {
 			return model.Settings{}, err
 		}
 	}
+	s.settingsChanged(ctx, actor, before, kv)
 	return s.Settings(ctx)
 }
 
@@ -261,12 +277,20 @@ func (s *Service) CreateUser(ctx context.Context, actor model.User, username, pa
 	if actor.Role != model.RoleAdmin {
 		return model.User{}, model.Forbidden("only admins can create accounts")
 	}
-	return s.createAccount(ctx, username, password, displayName, role)
+	u, err := s.createAccount(ctx, username, password, displayName, role)
+	if err == nil {
+		s.audit(ctx, &actor, AuditUserCreate, "user", u.ID, map[string]any{"username": u.Username, "role": u.Role})
+	}
+	return u, err
 }
 
 // CreateUserCLI creates an account from the command line (no actor).
 func (s *Service) CreateUserCLI(ctx context.Context, username, password, displayName, role string) (model.User, error) {
-	return s.createAccount(ctx, username, password, displayName, role)
+	u, err := s.createAccount(ctx, username, password, displayName, role)
+	if err == nil {
+		s.audit(ctx, nil, AuditUserCreate, "user", u.ID, map[string]any{"username": u.Username, "role": u.Role})
+	}
+	return u, err
 }
 
 // SetupFirstAdmin creates the first admin and names the class, once.
@@ -356,6 +380,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor model.User, id int64, p 
 	if err != nil {
 		return u, err
 	}
+	s.auditUserUpdate(ctx, actor, cur, u, p)
 	if (p.Disabled != nil && *p.Disabled && !cur.Disabled) || (p.Role != nil && *p.Role != cur.Role) || p.Password != nil {
 		s.hub.DisconnectUser(id, 4401, "account changed: sign in again")
 	}

@@ -50,12 +50,17 @@ func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64,
 	if err := s.allowMessage(actor.ID); err != nil {
 		return err
 	}
+	return s.enqueue(store.Append{ConversationID: convID, SenderID: actor.ID, ClientID: clientID, Body: body}, done)
+}
+
+// enqueue hands a checked message to the group committer.
+func (s *Service) enqueue(a store.Append, done func(store.AppendResult)) error {
 	s.stopMu.RLock()
 	defer s.stopMu.RUnlock()
 	if s.stopped {
 		return &model.Error{Kind: model.ErrUnavailable, Msg: "server is shutting down"}
 	}
-	s.queue <- &sendReq{a: store.Append{ConversationID: convID, SenderID: actor.ID, ClientID: clientID, Body: body}, done: done}
+	s.queue <- &sendReq{a: a, done: done}
 	return nil
 }
 

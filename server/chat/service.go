@@ -195,6 +195,9 @@ func (s *Service) CreateConversation(ctx context.Context, actor model.User, name
 		if err != nil || other.Disabled {
 			return conv, false, model.Invalid("member_ids: no active user %d", memberIDs[0])
 		}
+		if err := s.checkDMCreate(ctx, actor, other); err != nil {
+			return conv, false, err
+		}
 		a, b := min(actor.ID, other.ID), max(actor.ID, other.ID)
 		key := fmt.Sprintf("%d:%d", a, b)
 		if existing, err := s.st.DirectConversation(ctx, key); err == nil {
@@ -230,10 +233,14 @@ func (s *Service) UpdateConversation(ctx context.Context, actor model.User, id i
 	if p.AutoJoin != nil {
 		act = ActAdmin
 	}
-	conv, _, err := s.Authorize(ctx, actor, id, act)
+	before, _, err := s.Authorize(ctx, actor, id, act)
 	if err != nil {
-		return conv, err
+		return before, err
 	}
+	if p.SlowMode != nil && (*p.SlowMode < 0 || *p.SlowMode > MaxSlowModeSecs) {
+		return before, model.Invalid("slow_mode_seconds: 0 to %d", MaxSlowModeSecs)
+	}
+	conv := before
 	if p.Name != nil {
 		n, err := NormalizeName("name", *p.Name)
 		if err != nil {
@@ -248,6 +255,7 @@ func (s *Service) UpdateConversation(ctx context.Context, actor model.User, id i
 	if err != nil {
 		return conv, err
 	}
+	s.auditConversationUpdate(ctx, actor, before, conv)
 	ids, _ := s.memberIDs(ctx, id)
 	s.hub.PublishToUsers(ids, true, realtime.ConversationFrame{Type: "conversation_updated", Conversation: conv})
 	return conv, nil
@@ -255,13 +263,15 @@ func (s *Service) UpdateConversation(ctx context.Context, actor model.User, id i
 
 // DeleteConversation removes a conversation (admins only).
 func (s *Service) DeleteConversation(ctx context.Context, actor model.User, id int64) error {
-	if _, _, err := s.Authorize(ctx, actor, id, ActAdmin); err != nil {
+	conv, _, err := s.Authorize(ctx, actor, id, ActAdmin)
+	if err != nil {
 		return err
 	}
 	ids, _ := s.memberIDs(ctx, id)
 	if err := s.st.DeleteConversation(ctx, id); err != nil {
 		return err
 	}
+	s.audit(ctx, &actor, AuditConversationDelete, "conversation", id, map[string]any{"name": conv.Name, "kind": conv.Kind})
 	s.forgetMembers(id)
 	s.hub.DropConversation(id)
 	s.hub.PublishToUsers(ids, true, realtime.ConversationDeletedFrame{Type: "conversation_deleted", ConversationID: id})
@@ -300,6 +310,7 @@ func (s *Service) AddMember(ctx context.Context, actor model.User, convID, userI
 		return nil, err
 	}
 	s.forgetMembers(convID)
+	s.audit(ctx, &actor, AuditMemberAdd, "user", userID, map[string]any{"conversation_id": convID, "role": role})
 	s.hub.PublishTo(convID, []int64{userID}, false, realtime.MemberFrame{Type: "member_added", ConversationID: convID, User: m.User})
 	return m, nil
 }
@@ -319,6 +330,9 @@ func (s *Service) RemoveMember(ctx context.Context, actor model.User, convID, us
 	}
 	if err := s.st.RemoveMember(ctx, convID, userID); err != nil {
 		return err
+	}
+	if userID != actor.ID {
+		s.audit(ctx, &actor, AuditMemberRemove, "user", userID, map[string]any{"conversation_id": convID})
 	}
 	s.forgetMembers(convID)
 	s.hub.PublishTo(convID, []int64{userID}, false, realtime.MemberFrame{Type: "member_removed", ConversationID: convID, User: u.User})
@@ -413,6 +427,9 @@ func (s *Service) DeleteMessage(ctx context.Context, actor model.User, msgID int
 	changed, err := s.st.DeleteMessage(ctx, msgID, actor.ID)
 	if err != nil {
 		return err
+	}
+	if changed && m.Sender.ID != actor.ID {
+		s.audit(ctx, &actor, AuditMessageDelete, "message", msgID, map[string]any{"conversation_id": m.ConversationID, "sender_id": m.Sender.ID})
 	}
 	if changed {
 		s.hub.PublishToConversation(m.ConversationID, realtime.MessageDeletedFrame{

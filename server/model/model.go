@@ -80,6 +80,7 @@ type Conversation struct {
 	Locked     bool      `json:"locked"`
 	AutoJoin   bool      `json:"auto_join"`
 	LastSeq    int64     `json:"last_seq"`
+	SlowMode   int       `json:"slow_mode_seconds"` // minimum seconds between one member's messages; 0 = off
 	Unread     *int64    `json:"unread,omitempty"`
 	MemberRole *string   `json:"member_role"` // null for an admin who is not a member
 	LastMsg    *Message  `json:"last_message,omitempty"`
@@ -103,6 +104,7 @@ type Message struct {
 	CreatedAt      Time   `json:"created_at"`
 	ClientID       string `json:"client_id"`
 	Deleted        bool   `json:"deleted"`
+	Pinned         bool   `json:"pinned"`
 }
 
 // Settings are the class-wide settings an admin controls.
@@ -112,7 +114,16 @@ type Settings struct {
 	JoinCode      string `json:"join_code"`
 	GuestAccess   bool   `json:"guest_access"`
 	GuestTTLHours int    `json:"guest_ttl_hours"`
+	Paused        bool   `json:"paused"`    // only admins can post while true
+	DMPolicy      string `json:"dm_policy"` // DMPolicyAnyone, DMPolicyStaff or DMPolicyNone
 }
+
+// Direct-message policies for students and guests (admins are never limited).
+const (
+	DMPolicyAnyone = "anyone"
+	DMPolicyStaff  = "staff"
+	DMPolicyNone   = "none"
+)
 
 // Domain errors. The api package maps them to statuses in one place.
 var (

@@ -97,3 +97,24 @@ type ConversationDeletedFrame struct {
 	Type           string `json:"type"`
 	ConversationID int64  `json:"conversation_id"`
 }
+
+// Moderation frames.
+type (
+	// MemberMutedFrame: Until is null when the member was unmuted.
+	MemberMutedFrame struct {
+		Type           string      `json:"type"`
+		ConversationID int64       `json:"conversation_id"`
+		UserID         int64       `json:"user_id"`
+		Until          *model.Time `json:"until"`
+	}
+	MessagePinnedFrame struct {
+		Type           string `json:"type"`
+		ConversationID int64  `json:"conversation_id"`
+		MessageID      int64  `json:"message_id"`
+		Pinned         bool   `json:"pinned"`
+	}
+	ClassPausedFrame struct {
+		Type   string `json:"type"`
+		Paused bool   `json:"paused"`
+	}
+)

@@ -8,13 +8,13 @@ import (
 	"teamchat/server/model"
 )
 
-const convCols = `c.id, c.name, c.kind, c.created_at, c.locked, c.auto_join, c.last_seq`
+const convCols = `c.id, c.name, c.kind, c.created_at, c.locked, c.auto_join, c.last_seq, c.slow_mode_seconds`
 
 func scanConv(sc scanner, extra ...any) (model.Conversation, error) {
 	var c model.Conversation
 	var created int64
 	var locked, auto int
-	dest := append([]any{&c.ID, &c.Name, &c.Kind, &created, &locked, &auto, &c.LastSeq}, extra...)
+	dest := append([]any{&c.ID, &c.Name, &c.Kind, &created, &locked, &auto, &c.LastSeq, &c.SlowMode}, extra...)
 	err := sc.Scan(dest...)
 	c.CreatedAt = model.Millis(created)
 	c.Locked = locked != 0
@@ -160,6 +160,7 @@ type ConversationPatch struct {
 	Name     *string
 	Locked   *bool
 	AutoJoin *bool
+	SlowMode *int // seconds, 0 = off
 }
 
 // UpdateConversation applies p and returns the result.
@@ -179,7 +180,11 @@ func (s *Store) UpdateConversation(ctx context.Context, id int64, p Conversation
 		if p.AutoJoin != nil {
 			c.AutoJoin = *p.AutoJoin
 		}
-		_, err = tx.Exec(`UPDATE conversations SET name = ?, locked = ?, auto_join = ? WHERE id = ?`, c.Name, boolInt(c.Locked), boolInt(c.AutoJoin), id)
+		if p.SlowMode != nil {
+			c.SlowMode = *p.SlowMode
+		}
+		_, err = tx.Exec(`UPDATE conversations SET name = ?, locked = ?, auto_join = ?, slow_mode_seconds = ? WHERE id = ?`,
+			c.Name, boolInt(c.Locked), boolInt(c.AutoJoin), c.SlowMode, id)
 		return err
 	})
 	if err != nil {

@@ -9,22 +9,23 @@ import (
 	"teamchat/server/model"
 )
 
-const msgCols = `m.id, m.conversation_id, m.seq, m.body, COALESCE(m.client_id, ''), m.created_at, m.deleted, ` + userCols
+const msgCols = `m.id, m.conversation_id, m.seq, m.body, COALESCE(m.client_id, ''), m.created_at, m.deleted, m.pinned_at IS NOT NULL, ` + userCols
 
 func scanMessage(sc scanner) (model.Message, error) {
 	var m model.Message
 	var created int64
-	var deleted int
+	var deleted, pinned int
 	var u UserRecord
 	var ucreated int64
 	var udisabled int
-	err := sc.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Body, &m.ClientID, &created, &deleted,
+	err := sc.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Body, &m.ClientID, &created, &deleted, &pinned,
 		&u.ID, &u.Username, &u.DisplayName, &u.Role, &ucreated, &udisabled, &u.PasswordHash, &u.ExpiresAt, &u.TokenEpoch)
 	u.CreatedAt = model.Millis(ucreated)
 	u.Disabled = udisabled != 0
 	m.Sender = u.User
 	m.CreatedAt = model.Millis(created)
 	m.Deleted = deleted != 0
+	m.Pinned = pinned != 0 && !m.Deleted
 	if m.Deleted {
 		m.Body = ""
 	}
@@ -50,6 +51,7 @@ type AppendResult struct {
 // the writer connection.
 type appendStmts struct {
 	byClient, sender, conv, member, nextSeq, insert, marker *sql.Stmt
+	mod                                                     modStmts // moderation checks (moderation.go)
 }
 
 func (s *Store) prepareAppend() error {
@@ -65,12 +67,13 @@ func (s *Store) prepareAppend() error {
 	s.app = appendStmts{
 		byClient: prep(`SELECT id, conversation_id, body FROM messages WHERE sender_id = ? AND client_id = ?`),
 		sender:   prep(`SELECT ` + userCols + ` FROM users u WHERE u.id = ?`),
-		conv:     prep(`SELECT locked FROM conversations WHERE id = ?`),
+		conv:     prep(`SELECT locked, kind, slow_mode_seconds FROM conversations WHERE id = ?`),
 		member:   prep(`SELECT role FROM conversation_members WHERE conversation_id = ? AND user_id = ?`),
 		nextSeq:  prep(`UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`),
 		insert:   prep(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		marker: prep(`INSERT INTO read_markers (user_id, conversation_id, seq) VALUES (?, ?, ?)
 			ON CONFLICT (user_id, conversation_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
+		mod: prepareModeration(prep),
 	}
 	return err
 }
@@ -80,9 +83,10 @@ type batchState struct {
 	tx      *sql.Tx
 	st      appendStmts
 	senders map[int64]*UserRecord
-	locked  map[int64]int // conversation → locked (−1: no such conversation)
+	convs   map[int64]convInfo
 	roles   map[[2]int64]string
 	markers map[[2]int64]int64 // (sender, conversation) → newest seq, written once per batch
+	mod     modState           // moderation checks' cache (moderation.go)
 }
 
 // AppendMessages stores a batch of messages in ONE transaction (group commit):
@@ -95,11 +99,12 @@ type batchState struct {
 func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResult {
 	results := make([]AppendResult, len(batch))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		b := &batchState{tx: tx, senders: map[int64]*UserRecord{}, locked: map[int64]int{},
+		b := &batchState{tx: tx, senders: map[int64]*UserRecord{}, convs: map[int64]convInfo{},
 			roles: map[[2]int64]string{}, markers: map[[2]int64]int64{}}
 		b.st = appendStmts{
 			byClient: tx.Stmt(s.app.byClient), sender: tx.Stmt(s.app.sender), conv: tx.Stmt(s.app.conv),
 			member: tx.Stmt(s.app.member), nextSeq: tx.Stmt(s.app.nextSeq), insert: tx.Stmt(s.app.insert), marker: tx.Stmt(s.app.marker),
+			mod: s.app.mod.in(tx),
 		}
 		t := now()
 		for i, a := range batch {
@@ -161,17 +166,19 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if sender.Disabled {
 		return AppendResult{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "account disabled"}
 	}
-	locked, ok := b.locked[a.ConversationID]
+	conv, ok := b.convs[a.ConversationID]
 	if !ok {
-		err := b.st.conv.QueryRow(a.ConversationID).Scan(&locked)
+		var kind string
+		err := b.st.conv.QueryRow(a.ConversationID).Scan(&conv.locked, &kind, &conv.slowMode)
 		if err == sql.ErrNoRows {
-			locked = -1
+			conv.missing = true
 		} else if err != nil {
 			return AppendResult{}, err
 		}
-		b.locked[a.ConversationID] = locked
+		conv.direct = kind == model.KindDirect
+		b.convs[a.ConversationID] = conv
 	}
-	if locked < 0 {
+	if conv.missing {
 		return AppendResult{}, model.NotFound("conversation")
 	}
 	key := [2]int64{a.SenderID, a.ConversationID}
@@ -186,8 +193,14 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if memberRole == "" && !isAdmin {
 		return AppendResult{}, model.NotFound("conversation")
 	}
-	if locked != 0 && !isAdmin && memberRole != model.MemberOwner {
+	if err := b.checkPaused(isAdmin); err != nil {
+		return AppendResult{}, err
+	}
+	if conv.locked && !isAdmin && memberRole != model.MemberOwner {
 		return AppendResult{}, model.Forbidden("this conversation is locked: only its owners and admins can post")
+	}
+	if err := b.moderate(a, conv, isAdmin, memberRole, t); err != nil {
+		return AppendResult{}, err
 	}
 	var seq int64
 	if err := b.st.nextSeq.QueryRow(a.ConversationID).Scan(&seq); err != nil {
@@ -205,6 +218,7 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if memberRole != "" {
 		b.markers[key] = seq
 	}
+	b.posted(key, t)
 	return AppendResult{Created: true, Message: model.Message{
 		ID: id, ConversationID: a.ConversationID, Seq: seq, Sender: sender.User,
 		Body: a.Body, CreatedAt: model.Millis(t), ClientID: a.ClientID,
