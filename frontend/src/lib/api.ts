@@ -3,10 +3,13 @@
 // of pending sends that are resent with the same client_id (docs/api.md).
 
 import type {
+  AuditEntry,
+  AuditQuery,
   ConsoleInfo,
   Conversation,
   Member,
   Message,
+  Mute,
   ServerFrame,
   ServerInfo,
   SessionInfo,
@@ -33,13 +36,45 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Turns any thrown value into a sentence a person can read. */
 export function errorText(err: unknown): string {
   if (err instanceof ApiError) {
-    if (err.code === 'rate_limited' && err.retryAfter) {
+    if (err.code === 'rate_limited' && err.retryAfter && slowModeWait(err.message) === null) {
       return `${err.message} (try again in ${err.retryAfter} s)`;
     }
     return err.message;
   }
   if (err instanceof Error && err.message) return err.message;
   return 'Something went wrong.';
+}
+
+/** The wait in a slow-mode refusal ("slow mode: wait 12 s"), in seconds; null when there is none. */
+export function slowModeWait(message: string | undefined | null): number | null {
+  const m = /slow mode\b.*?\bwait\s+(\d+)\s*s/i.exec(message ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/** The end time in a mute refusal ("you are muted in this conversation until <time>"), as ISO; null if unreadable. */
+export function mutedUntil(message: string | undefined | null): string | null {
+  const m = /\bmuted\b.*?\buntil\s+(.+?)\s*\.?\s*$/i.exec(message ?? '');
+  if (!m) return null;
+  // RFC 3339 as sent, or Go's "2006-01-02 15:04:05 +0000 UTC".
+  const t = /(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?)\s*(Z|[+-]\d{2}:?\d{2})?/.exec(m[1]);
+  const iso = t ? `${t[1]}T${t[2]}${t[3] ? (t[3] === 'Z' ? 'Z' : t[3].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')) : ''}` : m[1];
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** A refusal's text with any RFC 3339 time in it shown as local clock time. */
+export function readableRefusal(message: string): string {
+  return message.replace(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g, (x) => {
+    const d = new Date(x);
+    if (Number.isNaN(d.getTime())) return x;
+    const sameDay = d.toDateString() === new Date().toDateString();
+    return sameDay ? d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  });
+}
+
+/** True for the refusal a non-admin gets while the professor has paused the class. */
+export function isPausedRefusal(message: string | undefined | null): boolean {
+  return /\bclass is paused\b/i.test(message ?? '');
 }
 
 type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -143,7 +178,7 @@ export class Api {
   createConversation(c: { name: string; kind?: 'group' | 'direct'; member_ids?: number[] }): Promise<Conversation> {
     return this.request('POST', '/conversations', c);
   }
-  updateConversation(id: number, patch: { name?: string; locked?: boolean; auto_join?: boolean }): Promise<Conversation> {
+  updateConversation(id: number, patch: { name?: string; locked?: boolean; auto_join?: boolean; slow_mode_seconds?: number }): Promise<Conversation> {
     return this.request('PATCH', `/conversations/${id}`, patch);
   }
   deleteConversation(id: number): Promise<void> {
@@ -176,6 +211,31 @@ export class Api {
     return this.request('POST', `/conversations/${id}/read`, { seq });
   }
 
+  // --- moderation (owners in their conversation, admins everywhere) ---------
+  /** Mutes a member for 1–10080 minutes. */
+  mute(conversationId: number, user_id: number, minutes: number): Promise<{ user_id: number; until: string }> {
+    return this.request('POST', `/conversations/${conversationId}/mutes`, { user_id, minutes });
+  }
+  unmute(conversationId: number, userId: number): Promise<void> {
+    return this.request('DELETE', `/conversations/${conversationId}/mutes/${userId}`);
+  }
+  async mutes(conversationId: number): Promise<Mute[]> {
+    return (await this.request<{ mutes: Mute[] }>('GET', `/conversations/${conversationId}/mutes`)).mutes ?? [];
+  }
+  /** 0 turns slow mode off; at most 3600. */
+  setSlowMode(conversationId: number, seconds: number): Promise<Conversation> {
+    return this.updateConversation(conversationId, { slow_mode_seconds: seconds });
+  }
+  pin(messageId: number): Promise<void> {
+    return this.request('POST', `/messages/${messageId}/pin`);
+  }
+  unpin(messageId: number): Promise<void> {
+    return this.request('DELETE', `/messages/${messageId}/pin`);
+  }
+  async pins(conversationId: number): Promise<Message[]> {
+    return (await this.request<{ messages: Message[] }>('GET', `/conversations/${conversationId}/pins`)).messages ?? [];
+  }
+
   // --- admin ---------------------------------------------------------------
   async users(q = ''): Promise<User[]> {
     return (await this.request<{ users: User[] }>('GET', '/users' + (q ? '?q=' + encodeURIComponent(q) : ''))).users ?? [];
@@ -197,6 +257,21 @@ export class Api {
   }
   console(): Promise<ConsoleInfo> {
     return this.request('GET', '/console');
+  }
+  /** Posts the same message into every group conversation. */
+  async announce(body: string): Promise<Message[]> {
+    return (await this.request<{ messages: Message[] }>('POST', '/announcements', { body })).messages ?? [];
+  }
+  /** The audit log, newest first; page on with before_id = the last id seen. */
+  async audit(q: AuditQuery = {}): Promise<{ entries: AuditEntry[]; has_more: boolean }> {
+    const p = new URLSearchParams();
+    if (q.action) p.set('action', q.action);
+    if (q.actor_id !== undefined) p.set('actor_id', String(q.actor_id));
+    if (q.limit !== undefined) p.set('limit', String(q.limit));
+    if (q.before_id !== undefined) p.set('before_id', String(q.before_id));
+    const qs = p.toString();
+    const r = await this.request<{ entries?: AuditEntry[]; has_more?: boolean }>('GET', `/audit${qs ? '?' + qs : ''}`);
+    return { entries: r.entries ?? [], has_more: r.has_more ?? false };
   }
 }
 
@@ -476,7 +551,9 @@ export class ChatSocket {
         break;
       case 'error':
         if (f.client_id) {
-          if (f.code === 'rate_limited') {
+          // Slow mode is a refusal with a wait, not a flood limit: retrying every second
+          // would only be refused again. Report it (the person sees the wait and may retry).
+          if (f.code === 'rate_limited' && slowModeWait(f.message) === null) {
             // Not stored: try again with the same client_id a little later.
             const p = this.outbox.find((x) => x.client_id === f.client_id);
             if (p) {

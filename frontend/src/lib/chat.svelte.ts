@@ -3,7 +3,21 @@
 // module. Components read this object and call its methods; nothing else
 // talks to the server.
 
-import { Api, ApiError, ChatSocket, errorText, newClientId, socketUrl, type ConnState, type PendingSend } from './api';
+import {
+  Api,
+  ApiError,
+  ChatSocket,
+  errorText,
+  isPausedRefusal,
+  mutedUntil,
+  newClientId,
+  readableRefusal,
+  slowModeWait,
+  socketUrl,
+  type ConnState,
+  type PendingSend,
+} from './api';
+import { clock } from './format';
 import type { Conversation, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
@@ -29,7 +43,8 @@ export type Route =
   | { view: 'chat'; id: number }
   | { view: 'users' }
   | { view: 'settings' }
-  | { view: 'console' };
+  | { view: 'console' }
+  | { view: 'audit' };
 
 export interface Toast {
   id: number;
@@ -44,6 +59,7 @@ export function parseHash(hash: string): Route {
   if (h === 'users') return { view: 'users' };
   if (h === 'settings') return { view: 'settings' };
   if (h === 'console') return { view: 'console' };
+  if (h === 'audit') return { view: 'audit' };
   return { view: 'home' };
 }
 
@@ -82,6 +98,14 @@ export class ChatApp {
   route = $state<Route>({ view: 'home' });
   now = $state(Date.now());
   joinCode = $state('');
+  /** "Pause all": only admins may post (settings for admins, class_paused frames for everyone). */
+  paused = $state(false);
+  /** Active mutes: conversation → user → end (ISO). From frames, the mutes list, and refusals. */
+  mutes = $state<Record<number, Record<number, string>>>({});
+  /** Pinned messages per conversation, once loaded (GET …/pins), newest pin first. */
+  pins = $state<Record<number, Message[]>>({});
+  /** Slow mode: when (ms since epoch) the caller may post again in a conversation. */
+  slowUntil = $state<Record<number, number>>({});
 
   private readSeq: Record<number, number> = {};
   private subscribed: number | null = null;
@@ -143,6 +167,7 @@ export class ChatApp {
   async loadInfo(): Promise<void> {
     try {
       this.info = await this.api.info();
+      if (typeof this.info.paused === 'boolean') this.paused = this.info.paused;
       this.infoError = '';
     } catch (e) {
       this.infoError = errorText(e);
@@ -183,6 +208,10 @@ export class ChatApp {
     this.lastMessage = {};
     this.pending = [];
     this.presence = {};
+    this.mutes = {};
+    this.pins = {};
+    this.slowUntil = {};
+    this.paused = false;
     this.subscribed = null;
     this.conn = 'stopped';
     this.everOnline = false;
@@ -233,8 +262,21 @@ export class ChatApp {
     this.pending = this.socket.pending().map((p) => ({ ...p, status: 'pending' as const }));
     this.phase = 'app';
     this.socket.start();
+    void this.refreshPaused();
     await this.loadConversations();
     this.onHash();
+  }
+
+  /** Admins read "paused" from the settings; everyone else learns it from /info (if the
+   * server sends it there), `ready`, `class_paused` frames and refused sends. */
+  private async refreshPaused(): Promise<void> {
+    if (!this.isAdmin) return;
+    try {
+      const s = await this.api.settings();
+      if (typeof s.paused === 'boolean') this.paused = s.paused;
+    } catch {
+      /* the banner follows the frames anyway */
+    }
   }
 
   /** While offline for a while: is it the network, or did the session die? */
@@ -317,6 +359,9 @@ export class ChatApp {
     try {
       const list = await this.api.members(id);
       this.members[id] = list;
+      for (const m of list) {
+        if (m.muted_until !== undefined) this.setMute(id, m.user.id, m.muted_until);
+      }
       return list;
     } catch (e) {
       if (!quiet) this.toast(`Could not load members: ${errorText(e)}`);
@@ -416,6 +461,116 @@ export class ChatApp {
   async removeMember(id: number, userId: number): Promise<void> {
     await this.api.removeMember(id, userId);
     await this.loadMembers(id);
+  }
+
+  // --- moderation -----------------------------------------------------------------------
+
+  /** Admins everywhere, owners in their own conversation. */
+  canModerate(c: Conversation | undefined): boolean {
+    return !!c && (this.isAdmin || c.member_role === 'owner');
+  }
+
+  private setMute(conversationId: number, userId: number, until: string | null): void {
+    const cur = this.mutes[conversationId] ?? {};
+    if (until && new Date(until).getTime() > Date.now()) cur[userId] = until;
+    else delete cur[userId];
+    this.mutes[conversationId] = cur;
+  }
+
+  /** The end of a member's mute (ISO), or null when they may write. */
+  mutedUntil(conversationId: number, userId: number): string | null {
+    const until = this.mutes[conversationId]?.[userId];
+    return until && new Date(until).getTime() > Math.max(this.now, Date.now()) ? until : null;
+  }
+
+  async loadMutes(conversationId: number): Promise<void> {
+    const list = await this.api.mutes(conversationId);
+    const next: Record<number, string> = {};
+    for (const m of list) if (new Date(m.until).getTime() > Date.now()) next[m.user.id] = m.until;
+    this.mutes[conversationId] = next;
+  }
+
+  async mute(conversationId: number, userId: number, minutes: number): Promise<string> {
+    const r = await this.api.mute(conversationId, userId, minutes);
+    this.setMute(conversationId, r.user_id ?? userId, r.until);
+    return r.until;
+  }
+
+  async unmute(conversationId: number, userId: number): Promise<void> {
+    await this.api.unmute(conversationId, userId);
+    this.setMute(conversationId, userId, null);
+  }
+
+  async setSlowMode(conversationId: number, seconds: number): Promise<void> {
+    const c = await this.api.setSlowMode(conversationId, seconds);
+    this.upsertConversation({ ...c, slow_mode_seconds: c.slow_mode_seconds ?? seconds });
+  }
+
+  async loadPins(conversationId: number): Promise<Message[]> {
+    const list = await this.api.pins(conversationId);
+    this.pins[conversationId] = list;
+    return list;
+  }
+
+  async setPinned(m: Message, pinned: boolean): Promise<void> {
+    if (pinned) await this.api.pin(m.id);
+    else await this.api.unpin(m.id);
+    this.markPinned(m.conversation_id, m.id, pinned, m);
+  }
+
+  private markPinned(conversationId: number, messageId: number, pinned: boolean, known?: Message): void {
+    const m = this.rooms[conversationId]?.messages.find((x) => x.id === messageId);
+    if (m) m.pinned = pinned;
+    const list = this.pins[conversationId];
+    if (!list) return;
+    const i = list.findIndex((x) => x.id === messageId);
+    if (!pinned) {
+      if (i >= 0) list.splice(i, 1);
+      return;
+    }
+    const msg = m ?? known;
+    if (i >= 0) return;
+    if (msg) list.unshift({ ...msg, pinned: true });
+    else void this.loadPins(conversationId).catch(() => undefined);
+  }
+
+  /** Admin: pause or resume every conversation at once. */
+  async setPaused(paused: boolean): Promise<void> {
+    const s = await this.api.updateSettings({ paused });
+    this.paused = typeof s.paused === 'boolean' ? s.paused : paused;
+  }
+
+  async announce(body: string): Promise<Message[]> {
+    const list = await this.api.announce(body.trim());
+    for (const m of list) {
+      this.insert(m);
+      // Our own announcement is not news to us; earlier unread messages stay unread.
+      const c = this.conversation(m.conversation_id);
+      if (c && (this.readSeq[c.id] ?? 0) >= m.seq - 1) {
+        this.readSeq[c.id] = m.seq;
+        c.unread = Math.max(0, c.last_seq - m.seq);
+      }
+    }
+    return list;
+  }
+
+  /** Why the caller cannot write here right now, or '' if they can. */
+  blockReason(c: Conversation | undefined): string {
+    if (!c) return 'You are not a member of this conversation.';
+    if (this.paused && !this.isAdmin) return 'The professor has paused the class. You can read, but not write, until it resumes.';
+    const until = this.me ? this.mutedUntil(c.id, this.me.id) : null;
+    if (until) return `You are muted in this conversation until ${clock(until)}.`;
+    if (!this.canPost(c)) {
+      return c.locked ? 'This conversation is locked. Only the professor and the owner can write.' : 'You are not a member of this conversation.';
+    }
+    return '';
+  }
+
+  /** Seconds left before slow mode lets the caller post again here (0 = now). */
+  slowWait(conversationId: number): number {
+    const t = this.slowUntil[conversationId] ?? 0;
+    const now = Math.max(this.now, Date.now()); // `now` keeps it reactive; Date.now() keeps it exact
+    return t > now ? Math.ceil((t - now) / 1000) : 0;
   }
 
   private dropConversation(id: number): void {
@@ -569,6 +724,10 @@ export class ChatApp {
     }
     const last = this.lastMessage[conversationId];
     if (last && last.id === messageId) this.lastMessage[conversationId] = { ...last, deleted: true, body: '' };
+    // A deleted message is never pinned (docs/api.md, Moderation).
+    const pins = this.pins[conversationId];
+    if (pins?.some((x) => x.id === messageId)) this.pins[conversationId] = pins.filter((x) => x.id !== messageId);
+    if (m) m.pinned = false;
   }
 
   typing(id: number): void {
@@ -625,10 +784,12 @@ export class ChatApp {
           this.me = f.user;
           this.presence[f.user.id] = true;
         }
+        if (typeof f.paused === 'boolean') this.paused = f.paused;
         if (again) {
           // Back after a disconnect: refresh the list (badges) and the open history
           // (deletions while away); the socket resumes subscriptions by seq itself.
           void this.loadConversations();
+          void this.refreshPaused();
           if (this.route.view === 'chat' && this.subscribed === this.route.id) void this.refreshOpen(this.route.id);
         }
         break;
@@ -640,18 +801,42 @@ export class ChatApp {
         this.onNewMessage(m);
         break;
       }
-      case 'ack':
+      case 'ack': {
         this.pending = this.pending.filter((p) => p.client_id !== f.client_id);
         this.insert(f.message);
+        // Slow mode applies to members; show when the next message may go.
+        const c = this.conversation(f.message.conversation_id);
+        if (c?.slow_mode_seconds && !this.canModerate(c)) this.slowUntil[c.id] = Date.now() + c.slow_mode_seconds * 1000;
         break;
+      }
       case 'error':
         if (f.client_id) {
           const p = this.pending.find((x) => x.client_id === f.client_id);
           if (p) {
             p.status = 'failed';
-            p.error = f.message;
+            p.error = readableRefusal(f.message || f.code);
+            this.learnFromRefusal(p.conversation_id, f.code, f.message);
           }
-        } else this.toast(f.message || f.code);
+        } else {
+          if (f.conversation_id !== undefined) this.learnFromRefusal(f.conversation_id, f.code, f.message);
+          this.toast(readableRefusal(f.message || f.code));
+        }
+        break;
+      case 'member_muted': {
+        this.setMute(f.conversation_id, f.user_id, f.until);
+        if (f.user_id === this.me?.id) {
+          const name = this.conversation(f.conversation_id)?.name ?? 'a conversation';
+          this.toast(f.until ? `You are muted in ${name} until ${clock(f.until)}.` : `You can write in ${name} again.`, 'info');
+        }
+        break;
+      }
+      case 'message_pinned':
+        this.markPinned(f.conversation_id, f.message_id, f.pinned);
+        break;
+      case 'class_paused':
+        // Pausing shows a banner; resuming only removes it, so say so.
+        if (this.paused && !f.paused && !this.isAdmin) this.toast('The class has resumed: you can write again.', 'info');
+        this.paused = f.paused;
         break;
       case 'message_deleted':
         this.markDeleted(f.conversation_id, f.message_id);
@@ -710,6 +895,17 @@ export class ChatApp {
     }
   }
 
+  /** A refused send tells the client something it may not have known (mute, pause, slow mode). */
+  private learnFromRefusal(conversationId: number, code: string, message: string): void {
+    const wait = code === 'rate_limited' ? slowModeWait(message) : null;
+    if (wait !== null) this.slowUntil[conversationId] = Date.now() + wait * 1000;
+    if (code === 'forbidden') {
+      const until = mutedUntil(message);
+      if (until && this.me) this.setMute(conversationId, this.me.id, until);
+      if (isPausedRefusal(message)) this.paused = true;
+    }
+  }
+
   private onNewMessage(m: Message): void {
     const c = this.conversation(m.conversation_id);
     if (!c) return;
@@ -753,6 +949,7 @@ export class ChatApp {
           if (have) {
             have.deleted = m.deleted;
             have.body = m.body;
+            have.pinned = m.pinned;
           } else this.insert(m);
         }
       }

@@ -19,6 +19,8 @@ export interface Conversation {
   locked: boolean;
   auto_join: boolean;
   last_seq: number;
+  /** Minimum seconds between one member's messages; 0 = off (moderation API). */
+  slow_mode_seconds?: number;
   /** In lists only: unread messages for the caller. */
   unread?: number;
   /** In lists only: null for an admin who is not a member. */
@@ -32,6 +34,34 @@ export interface Member {
   user: User;
   role: 'owner' | 'member';
   joined_at: string;
+  /** Not in the moderation API as written; used when a server adds it (end of a mute, ISO time). */
+  muted_until?: string | null;
+}
+
+/** An active mute (GET /conversations/{id}/mutes). */
+export interface Mute {
+  user: User;
+  until: string;
+}
+
+export type DmPolicy = 'anyone' | 'staff' | 'none';
+
+/** One audit log entry (GET /audit), newest first. */
+export interface AuditEntry {
+  id: number;
+  actor: User | null;
+  action: string;
+  target_type: string;
+  target_id: number | string | null;
+  details: unknown;
+  created_at: string;
+}
+
+export interface AuditQuery {
+  action?: string;
+  actor_id?: number;
+  limit?: number;
+  before_id?: number;
 }
 
 export interface Message {
@@ -43,6 +73,8 @@ export interface Message {
   created_at: string;
   client_id: string | null;
   deleted: boolean;
+  /** Moderation API: pinned by an owner or admin. */
+  pinned?: boolean;
 }
 
 export interface SessionInfo {
@@ -56,6 +88,8 @@ export interface ServerInfo {
   version: string;
   registration: 'open' | 'code' | 'closed';
   guest_access: boolean;
+  /** Not in the moderation API as written; honoured when a server sends it. */
+  paused?: boolean;
 }
 
 export interface Settings {
@@ -64,6 +98,9 @@ export interface Settings {
   join_code: string;
   guest_access: boolean;
   guest_ttl_hours: number;
+  /** While true only admins can post. */
+  paused?: boolean;
+  dm_policy?: DmPolicy;
 }
 
 export interface ConsoleInfo {
@@ -76,7 +113,7 @@ export interface ConsoleInfo {
 
 /** Frames the server sends over the WebSocket. */
 export type ServerFrame =
-  | { type: 'ready'; user: User }
+  | { type: 'ready'; user: User; paused?: boolean }
   | { type: 'message'; message: Message }
   | { type: 'message_deleted'; conversation_id: number; message_id: number; seq: number }
   | { type: 'typing'; conversation_id: number; user: User }
@@ -88,4 +125,7 @@ export type ServerFrame =
   | { type: 'subscribed'; conversation_id: number; last_seq: number; has_more: boolean }
   | { type: 'unsubscribed'; conversation_id: number }
   | { type: 'ack'; client_id: string; message: Message }
-  | { type: 'error'; code: string; message: string; client_id?: string };
+  | { type: 'error'; code: string; message: string; client_id?: string; conversation_id?: number }
+  | { type: 'member_muted'; conversation_id: number; user_id: number; until: string | null }
+  | { type: 'message_pinned'; conversation_id: number; message_id: number; pinned: boolean }
+  | { type: 'class_paused'; paused: boolean };
