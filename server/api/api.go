@@ -78,7 +78,7 @@ type route struct {
 
 // routes is every route of the API, in one list.
 func (a *API) routes() []route {
-	return []route{
+	rt := []route{
 		{"GET /healthz", a.healthz},
 		{"GET /api/v1/info", a.info},
 		{"POST /api/v1/session", a.open(a.createSession)},
@@ -121,6 +121,9 @@ func (a *API) routes() []route {
 		{"GET /api/v1/audit", a.signedIn(a.listAudit)},
 		{"GET /api/v1/ws", a.serveWS},
 	}
+	rt = append(rt, a.exportRoutes()...)
+	rt = append(rt, a.sessionRoutes()...)
+	return rt
 }
 
 // Handler returns the whole HTTP handler.

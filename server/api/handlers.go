@@ -27,6 +27,7 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": set.Name, "id": id, "version": a.version,
 		"registration": set.Registration, "guest_access": set.GuestAccess, "paused": set.Paused,
+		"session": a.currentClassSession(r), // sessions.go
 	})
 }
 

@@ -138,6 +138,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/v1/conversations/{id}/pins": {path: conv("/pins"), body: none, expect: convRoute(200, 200, 200)},
 		"POST /api/v1/announcements":          {path: fixed("/api/v1/announcements"), body: body(map[string]any{"body": "Quiz on Friday"}), expect: adminOnly(201)},
 		"GET /api/v1/audit":                   {path: fixed("/api/v1/audit?limit=5"), body: none, expect: adminOnly(200)},
+		// Exports: participation for admins; transcripts for admins and the conversation's owners.
+		"GET /api/v1/participation":                 {path: fixed("/api/v1/participation?format=csv"), body: none, expect: adminOnly(200)},
+		"GET /api/v1/conversations/{id}/transcript": {path: conv("/transcript?format=html"), body: none, expect: convRoute(200, 200, 403)},
+		// Class sessions and the flagged queue: admins; reports: readers of the conversation.
+		"POST /api/v1/sessions": {path: fixed("/api/v1/sessions"), body: func(c string, _ caseFixture) any {
+			if c == "admin" {
+				endActiveClassSession(t, rs.admin)
+			}
+			return map[string]any{"name": "Lecture"}
+		}, expect: adminOnly(201)},
+		"GET /api/v1/sessions": {path: fixed("/api/v1/sessions"), body: none, expect: adminOnly(200)},
+		"POST /api/v1/sessions/{id}/end": {path: func(caseFixture) string {
+			return fmt.Sprintf("/api/v1/sessions/%d/end", activeClassSession(t, rs.admin))
+		}, body: none, expect: adminOnly(200)},
+		"POST /api/v1/messages/{id}/report": {path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/messages/%d/report", f.msg) },
+			body: body(map[string]any{"reason": "rude"}), expect: convRoute(201, 201, 201)},
+		"GET /api/v1/flags": {path: fixed("/api/v1/flags?status=open"), body: none, expect: adminOnly(200)},
+		"POST /api/v1/flags/{id}/resolve": {path: func(f caseFixture) string {
+			return fmt.Sprintf("/api/v1/flags/%d/resolve", reportFixture(t, rs.clients["member"], f.msg))
+		}, body: body(map[string]any{"note": "ok"}), expect: adminOnly(200)},
 	}
 	for _, route := range api.RoutesForTest() {
 		e, ok := table[route]

@@ -72,6 +72,7 @@ func (s *Service) Settings(ctx context.Context) (model.Settings, error) {
 		GuestTTLHours: ttl,
 		Paused:        kv[store.SettingPaused] == "true",
 		DMPolicy:      dm,
+		FlagWords:     flagWordsOf(kv[store.SettingFlagWords]),
 	}, nil
 }
 
@@ -83,14 +84,15 @@ func (s *Service) InstallationID(ctx context.Context) (string, error) {
 
 // SettingsPatch holds optional settings changes.
 type SettingsPatch struct {
-	Name           *string `json:"name"`
-	Registration   *string `json:"registration"`
-	JoinCode       *string `json:"join_code"`
-	GuestAccess    *bool   `json:"guest_access"`
-	GuestTTLHours  *int    `json:"guest_ttl_hours"`
-	RotateJoinCode bool    `json:"rotate_join_code"`
-	Paused         *bool   `json:"paused"`
-	DMPolicy       *string `json:"dm_policy"`
+	Name           *string   `json:"name"`
+	Registration   *string   `json:"registration"`
+	JoinCode       *string   `json:"join_code"`
+	GuestAccess    *bool     `json:"guest_access"`
+	GuestTTLHours  *int      `json:"guest_ttl_hours"`
+	RotateJoinCode bool      `json:"rotate_join_code"`
+	Paused         *bool     `json:"paused"`
+	DMPolicy       *string   `json:"dm_policy"`
+	FlagWords      *[]string `json:"flag_words"`
 }
 
 // UpdateSettings changes class settings (admins only).
@@ -134,6 +136,9 @@ func (s *Service) UpdateSettings(ctx context.Context, actor model.User, p Settin
 		kv[store.SettingGuestTTL] = strconv.Itoa(*p.GuestTTLHours)
 	}
 	if err := moderationSettings(p, kv); err != nil {
+		return model.Settings{}, err
+	}
+	if err := flagSettings(p, kv); err != nil { // flags.go
 		return model.Settings{}, err
 	}
 	before, err := s.st.Settings(ctx)
@@ -258,7 +263,7 @@ func (s *Service) Guest(ctx context.Context, displayName, code, addr string) (mo
 	ttl := time.Duration(max(set.GuestTTLHours, 1)) * time.Hour
 	for range 5 {
 		name := "guest-" + strings.ToLower(auth.JoinCode())
-		u, err := s.st.CreateUser(ctx, store.NewUser{Username: name, DisplayName: displayName, Role: model.RoleGuest,
+		u, err := s.st.CreateGuest(ctx, store.NewUser{Username: name, DisplayName: displayName, Role: model.RoleGuest, // joins the active class session
 			ExpiresAt: time.Now().Add(ttl).UnixMilli()})
 		if errors.Is(err, model.ErrConflict) {
 			continue

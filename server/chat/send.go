@@ -102,6 +102,7 @@ func (s *Service) committer() {
 				s.hub.PublishMessage(res.Message, ids)
 			}
 			batch[i].done(res)
+			s.flagAfterCommit(res) // keyword flags (flags.go), after the ack
 		}
 		clear(batch)
 	}
@@ -115,7 +116,7 @@ func isDomain(err error) bool {
 // expireLoop disables guests whose class session ended and cuts them off.
 func (s *Service) expireLoop() {
 	defer s.bg.Done()
-	t := time.NewTicker(15 * time.Second)
+	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
 		select {
@@ -123,6 +124,7 @@ func (s *Service) expireLoop() {
 			return
 		case <-t.C:
 			s.ExpireGuests(context.Background())
+			s.EndDueClassSessions(context.Background()) // sessions.go
 		}
 	}
 }

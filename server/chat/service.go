@@ -55,6 +55,8 @@ type Service struct {
 
 	stop chan struct{}
 	bg   sync.WaitGroup
+
+	flagged chan model.Message // committed messages for the keyword check (flags.go)
 }
 
 // New builds the service; Start runs its background work.
@@ -70,6 +72,7 @@ func New(st *store.Store, hub *realtime.Hub, tokens *auth.Tokens, log *slog.Logg
 		codes:    auth.NewFailureLimiter(20, 10*time.Minute),
 		tickets:  newTicketBook(),
 		stop:     make(chan struct{}),
+		flagged:  make(chan model.Message, flagQueueLength),
 	}
 }
 
@@ -79,6 +82,8 @@ func (s *Service) Start() {
 	go s.committer()
 	s.bg.Add(1)
 	go s.expireLoop()
+	s.bg.Add(1)
+	go s.flagLoop()
 }
 
 // Stop refuses new messages, commits every message already queued, and waits.

@@ -31,7 +31,8 @@ Usage:
   teamchat user passwd --data DIR --username U                                    (password: one line on stdin)
   teamchat backup --data DIR --out FILE
   teamchat restore --data DIR --from FILE|latest   (the server must be stopped; --list shows the automatic backups)
-  teamchat export --data DIR [--conversation ID] --format json|csv [--out FILE]
+  teamchat export --data DIR [--conversation ID] --format json|csv|html [--since T] [--until T] [--session ID] [--out FILE]
+  teamchat export --data DIR --participation --format json|csv [--since T] [--until T] [--session ID] [--out FILE]
   teamchat discover [--timeout 3s] [--json]
   teamchat version
 `

@@ -27,13 +27,14 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	data := fs.String("data", os.Getenv("TEAMCHAT_DATA"), "data directory")
 	conv := fs.Int64("conversation", 0, "only this conversation id")
-	format := fs.String("format", "", "json or csv")
+	format := fs.String("format", "", "json, csv, or html (one --conversation)")
 	out := fs.String("out", "", "file to write (default: standard output)")
+	rep := reportFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *format != "json" && *format != "csv" {
-		return usageErr("--format json|csv is required")
+	if err := rep.check(*format, *conv); err != nil {
+		return err
 	}
 	ctx := context.Background()
 	st, _, err := openService(ctx, *data)
@@ -51,7 +52,9 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 		w = f
 	}
 	bw := bufio.NewWriter(w)
-	if *format == "json" {
+	if rep.active(*format) {
+		err = rep.write(ctx, st, *format, *conv, bw)
+	} else if *format == "json" {
 		err = ExportJSON(ctx, st, *conv, bw)
 	} else {
 		err = ExportCSV(ctx, st, *conv, bw)

@@ -109,13 +109,14 @@ type Message struct {
 
 // Settings are the class-wide settings an admin controls.
 type Settings struct {
-	Name          string `json:"name"`
-	Registration  string `json:"registration"`
-	JoinCode      string `json:"join_code"`
-	GuestAccess   bool   `json:"guest_access"`
-	GuestTTLHours int    `json:"guest_ttl_hours"`
-	Paused        bool   `json:"paused"`    // only admins can post while true
-	DMPolicy      string `json:"dm_policy"` // DMPolicyAnyone, DMPolicyStaff or DMPolicyNone
+	Name          string   `json:"name"`
+	Registration  string   `json:"registration"`
+	JoinCode      string   `json:"join_code"`
+	GuestAccess   bool     `json:"guest_access"`
+	GuestTTLHours int      `json:"guest_ttl_hours"`
+	Paused        bool     `json:"paused"`     // only admins can post while true
+	DMPolicy      string   `json:"dm_policy"`  // DMPolicyAnyone, DMPolicyStaff or DMPolicyNone
+	FlagWords     []string `json:"flag_words"` // lower case; a message containing one as a whole word is flagged
 }
 
 // Direct-message policies for students and guests (admins are never limited).

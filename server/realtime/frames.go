@@ -118,3 +118,18 @@ type (
 		Paused bool   `json:"paused"`
 	}
 )
+
+// Class session and flag frames (issue 6). Their payloads are the store's
+// objects (realtime does not import store): a class session, a flag.
+type (
+	// SessionFrame is session_started or session_ended.
+	SessionFrame struct {
+		Type    string `json:"type"`
+		Session any    `json:"session"`
+	}
+	// MessageFlaggedFrame goes to admins when a message is flagged or reported.
+	MessageFlaggedFrame struct {
+		Type string `json:"type"`
+		Flag any    `json:"flag"`
+	}
+)

@@ -1,0 +1,367 @@
+package chat
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"teamchat/server/model"
+	"teamchat/server/store"
+)
+
+// Reports (issue 6, oversight and grading): participation per student and
+// conversation transcripts. The REST endpoints and `teamchat export` both
+// build and write them here, so the files are the same bytes for the same data.
+
+// Report formats.
+const (
+	FormatJSON = "json"
+	FormatCSV  = "csv"
+	FormatHTML = "html"
+)
+
+// TimeRange bounds a report: since <= created_at < until; nil is open.
+// SessionID, when not 0, replaces both with the class session's span
+// (resolved by the Build functions).
+type TimeRange struct {
+	Since, Until *time.Time
+	SessionID    int64
+}
+
+// resolve fills Since and Until from the class session, if one is named.
+func (r *TimeRange) resolve(ctx context.Context, st *store.Store) error {
+	if r.SessionID == 0 {
+		return nil
+	}
+	if r.Since != nil || r.Until != nil {
+		return model.Invalid("give session_id or since/until, not both")
+	}
+	since, until, err := st.SessionBounds(ctx, r.SessionID)
+	if err != nil {
+		return err
+	}
+	s := time.UnixMilli(since).UTC()
+	r.Since = &s
+	if until != nil {
+		u := time.UnixMilli(*until).UTC()
+		r.Until = &u
+	}
+	return nil
+}
+
+// ParseTimeRange reads optional RFC 3339 bounds ("" = open).
+func ParseTimeRange(since, until string) (TimeRange, error) {
+	var r TimeRange
+	for _, b := range []struct {
+		name, v string
+		dst     **time.Time
+	}{{"since", since, &r.Since}, {"until", until, &r.Until}} {
+		if b.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, b.v)
+		if err != nil {
+			return r, model.Invalid("%s: want an RFC 3339 time such as 2026-11-29T09:30:00Z", b.name)
+		}
+		t = t.UTC()
+		*b.dst = &t
+	}
+	if r.Since != nil && r.Until != nil && r.Until.Before(*r.Since) {
+		return r, model.Invalid("until: must not be before since")
+	}
+	return r, nil
+}
+
+func (r TimeRange) millis() (since, until *int64) {
+	if r.Since != nil {
+		v := r.Since.UnixMilli()
+		since = &v
+	}
+	if r.Until != nil {
+		v := r.Until.UnixMilli()
+		until = &v
+	}
+	return since, until
+}
+
+func (r TimeRange) wire() (since, until *model.Time) {
+	if r.Since != nil {
+		since = &model.Time{Time: *r.Since}
+	}
+	if r.Until != nil {
+		until = &model.Time{Time: *r.Until}
+	}
+	return since, until
+}
+
+// ---- participation ----
+
+// ConversationCount is one conversation in a participation row.
+type ConversationCount struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Messages int    `json:"messages"`
+}
+
+// ParticipationRow is one account's participation.
+type ParticipationRow struct {
+	User          model.User          `json:"user"`
+	Messages      int                 `json:"messages"`
+	Words         int                 `json:"words"`
+	Conversations []ConversationCount `json:"conversations"`
+	FirstAt       *model.Time         `json:"first_at"`
+	LastAt        *model.Time         `json:"last_at"`
+}
+
+// Participation is the participation report.
+type Participation struct {
+	SessionID int64              `json:"session_id,omitempty"`
+	Since     *model.Time        `json:"since"`
+	Until     *model.Time        `json:"until"`
+	Rows      []ParticipationRow `json:"rows"`
+}
+
+// BuildParticipation counts, per non-admin account (disabled ones too), the
+// non-deleted messages in the range, their words, per conversation, and the
+// first and last message times.
+func BuildParticipation(ctx context.Context, st *store.Store, r TimeRange) (Participation, error) {
+	var p Participation
+	if err := r.resolve(ctx, st); err != nil {
+		return p, err
+	}
+	p.Since, p.Until = r.wire()
+	p.SessionID = r.SessionID
+	users, err := st.NonAdminUsers(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.Rows = make([]ParticipationRow, len(users))
+	byID := map[int64]*ParticipationRow{}
+	for i, u := range users {
+		p.Rows[i] = ParticipationRow{User: u, Conversations: []ConversationCount{}}
+		byID[u.ID] = &p.Rows[i]
+	}
+	since, until := r.millis()
+	err = st.ParticipationMessages(ctx, since, until, func(m store.ReportMessage) error {
+		row := byID[m.SenderID]
+		if row == nil {
+			return nil // an admin
+		}
+		row.Messages++
+		row.Words += len(strings.Fields(m.Body))
+		if n := len(row.Conversations); n == 0 || row.Conversations[n-1].ID != m.ConversationID {
+			row.Conversations = append(row.Conversations, ConversationCount{ID: m.ConversationID, Name: m.ConversationName})
+		}
+		row.Conversations[len(row.Conversations)-1].Messages++
+		t := model.Millis(m.CreatedAt)
+		if row.FirstAt == nil || t.Before(row.FirstAt.Time) {
+			row.FirstAt = &t
+		}
+		if row.LastAt == nil || t.After(row.LastAt.Time) {
+			last := t
+			row.LastAt = &last
+		}
+		return nil
+	})
+	return p, err
+}
+
+// ParticipationCSVHeader is the first row of the participation CSV.
+var ParticipationCSVHeader = []string{"user_id", "username", "display_name", "role", "messages", "words",
+	"conversations", "first_message_at", "last_message_at"}
+
+// WriteParticipation writes the report as json or csv.
+func WriteParticipation(w io.Writer, p Participation, format string) error {
+	switch format {
+	case FormatJSON:
+		return writeIndented(w, p)
+	case FormatCSV:
+		cw := csv.NewWriter(w)
+		if err := cw.Write(ParticipationCSVHeader); err != nil {
+			return err
+		}
+		for _, r := range p.Rows {
+			row := []string{strconv.FormatInt(r.User.ID, 10), r.User.Username, r.User.DisplayName, r.User.Role,
+				strconv.Itoa(r.Messages), strconv.Itoa(r.Words), strconv.Itoa(len(r.Conversations)),
+				csvTime(r.FirstAt), csvTime(r.LastAt)}
+			for i := range row {
+				row[i] = CSVSafe(row[i])
+			}
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	return model.Invalid("format: want json or csv")
+}
+
+func csvTime(t *model.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(model.TimeLayout)
+}
+
+// Participation is BuildParticipation for an admin.
+func (s *Service) Participation(ctx context.Context, actor model.User, r TimeRange) (Participation, error) {
+	if actor.Disabled {
+		return Participation{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "account disabled"}
+	}
+	if actor.Role != model.RoleAdmin {
+		return Participation{}, model.Forbidden("only admins can do this")
+	}
+	return BuildParticipation(ctx, s.st, r)
+}
+
+// ---- transcripts ----
+
+// Transcript is one conversation's messages in a range. Deleted messages stay
+// as placeholders (sender and time, empty body, deleted true).
+type Transcript struct {
+	Class        string             `json:"-"`
+	Conversation model.Conversation `json:"conversation"`
+	ExportedAt   model.Time         `json:"exported_at"`
+	SessionID    int64              `json:"session_id,omitempty"`
+	Since        *model.Time        `json:"since"`
+	Until        *model.Time        `json:"until"`
+	Messages     []model.Message    `json:"messages"`
+}
+
+// BuildTranscript reads a conversation's transcript (no authorization).
+func BuildTranscript(ctx context.Context, st *store.Store, convID int64, r TimeRange, now time.Time) (Transcript, error) {
+	t := Transcript{ExportedAt: model.Time{Time: now.UTC()}, SessionID: r.SessionID}
+	if err := r.resolve(ctx, st); err != nil {
+		return t, err
+	}
+	t.Since, t.Until = r.wire()
+	conv, err := st.Conversation(ctx, convID)
+	if err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return t, model.NotFound("conversation")
+		}
+		return t, err
+	}
+	if conv.Members, err = st.Members(ctx, convID); err != nil {
+		return t, err
+	}
+	t.Conversation = conv
+	kv, err := st.Settings(ctx)
+	if err != nil {
+		return t, err
+	}
+	t.Class = kv[store.SettingName]
+	since, until := r.millis()
+	t.Messages, err = st.MessagesInRange(ctx, convID, since, until)
+	return t, err
+}
+
+// Transcript is BuildTranscript for admins and the conversation's owners
+// (members get forbidden, others not_found).
+func (s *Service) Transcript(ctx context.Context, actor model.User, convID int64, r TimeRange) (Transcript, error) {
+	if _, _, err := s.Authorize(ctx, actor, convID, ActManage); err != nil {
+		return Transcript{}, err
+	}
+	return BuildTranscript(ctx, s.st, convID, r, time.Now())
+}
+
+// TranscriptCSVHeader is the first row of a transcript CSV: the columns of `teamchat export --format csv`.
+var TranscriptCSVHeader = []string{"conversation_id", "conversation_name", "seq", "message_id", "created_at",
+	"sender_id", "sender_username", "sender_display_name", "sender_role", "body", "deleted"}
+
+// WriteTranscript writes the transcript as json, csv or a printable html page.
+func WriteTranscript(w io.Writer, t Transcript, format string) error {
+	switch format {
+	case FormatJSON:
+		return writeIndented(w, t)
+	case FormatCSV:
+		cw := csv.NewWriter(w)
+		if err := cw.Write(TranscriptCSVHeader); err != nil {
+			return err
+		}
+		for _, m := range t.Messages {
+			if err := cw.Write([]string{
+				strconv.FormatInt(m.ConversationID, 10), CSVSafe(t.Conversation.Name), strconv.FormatInt(m.Seq, 10),
+				strconv.FormatInt(m.ID, 10), m.CreatedAt.UTC().Format(model.TimeLayout),
+				strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, CSVSafe(m.Sender.DisplayName), m.Sender.Role,
+				CSVSafe(m.Body), strconv.FormatBool(m.Deleted),
+			}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case FormatHTML:
+		return transcriptHTML.Execute(w, t)
+	}
+	return model.Invalid("format: want json, csv or html")
+}
+
+func writeIndented(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// CSVSafe defuses spreadsheet formulas (a cell starting with = + - @ tab or CR is shown as text).
+func CSVSafe(s string) string {
+	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
+		return "'" + s
+	}
+	return s
+}
+
+func htmlTime(t model.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// transcriptHTML is a self-contained, printable page: inline CSS, no scripts;
+// html/template escapes every user string.
+var transcriptHTML = template.Must(template.New("transcript").Funcs(template.FuncMap{
+	"when":  htmlTime,
+	"whenp": func(t *model.Time) string { return htmlTime(*t) },
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Conversation.Name}} — {{if .Class}}{{.Class}} — {{end}}Transcript</title>
+<style>
+body { font: 11pt/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111; margin: 2em auto; max-width: 48em; padding: 0 1em; }
+header { border-bottom: 2px solid #111; margin-bottom: 1em; padding-bottom: .5em; }
+h1 { font-size: 1.5em; margin: 0; }
+.class { font-size: 1.05em; color: #333; margin: .2em 0; }
+.meta { font-size: .9em; color: #555; margin: .2em 0; }
+ol { list-style: none; margin: 0; padding: 0; }
+li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-break-inside: avoid; }
+.head { font-size: .85em; color: #555; }
+.sender { font-weight: 600; color: #111; }
+.body { white-space: pre-wrap; overflow-wrap: anywhere; margin-top: .1em; }
+.deleted .body { font-style: italic; color: #777; }
+.empty { font-style: italic; color: #777; }
+@media print { body { margin: 0; max-width: none; font-size: 10pt; } a { color: inherit; text-decoration: none; } }
+</style>
+</head>
+<body>
+<header>
+<h1>{{.Conversation.Name}}</h1>
+{{if .Class}}<p class="class">{{.Class}}</p>{{end}}
+<p class="meta">Transcript of conversation {{.Conversation.ID}}{{if .SessionID}} · class session {{.SessionID}}{{end}}{{if .Since}} · from {{whenp .Since}}{{end}}{{if .Until}} · until {{whenp .Until}}{{end}} · {{len .Messages}} messages · exported {{when .ExportedAt}}</p>
+</header>
+{{if .Messages}}<ol>
+{{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{if eq .Sender.Role "admin"}}, staff{{else if eq .Sender.Role "guest"}}, guest{{end}})</div><div class="body">{{if .Deleted}}[deleted]{{else}}{{.Body}}{{end}}</div></li>
+{{end}}</ol>
+{{else}}<p class="empty">No messages.</p>
+{{end}}</body>
+</html>
+`))
+
+// TranscriptFilename is the download name of a transcript.
+func TranscriptFilename(convID int64, format string) string {
+	return "transcript-" + strconv.FormatInt(convID, 10) + "." + format
+}
