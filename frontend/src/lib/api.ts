@@ -5,7 +5,10 @@
 import type {
   AuditEntry,
   AuditQuery,
+  ClassSession,
   ConsoleInfo,
+  Flag,
+  Participation,
   Conversation,
   Member,
   Message,
@@ -273,6 +276,55 @@ export class Api {
     const r = await this.request<{ entries?: AuditEntry[]; has_more?: boolean }>('GET', `/audit${qs ? '?' + qs : ''}`);
     return { entries: r.entries ?? [], has_more: r.has_more ?? false };
   }
+
+  // --- oversight: class sessions, flags and reports, participation --------------
+  /** Starts a class session (409 while one is active). */
+  startSession(name: string, ends_at?: string | null): Promise<ClassSession> {
+    return this.request('POST', '/sessions', ends_at ? { name, ends_at } : { name });
+  }
+  /** Every session, newest first. */
+  async sessions(): Promise<ClassSession[]> {
+    return (await this.request<{ sessions?: ClassSession[] }>('GET', '/sessions')).sessions ?? [];
+  }
+  endSession(id: number): Promise<ClassSession | undefined> {
+    return this.request('POST', `/sessions/${id}/end`);
+  }
+  /** Reports a message to the professor (409 if the caller already did). */
+  report(messageId: number, reason: string): Promise<unknown> {
+    return this.request('POST', `/messages/${messageId}/report`, { reason });
+  }
+  async flags(status: 'open' | 'resolved' = 'open'): Promise<Flag[]> {
+    return (await this.request<{ flags?: Flag[] }>('GET', `/flags?status=${status}`)).flags ?? [];
+  }
+  resolveFlag(id: number, note?: string): Promise<unknown> {
+    return this.request('POST', `/flags/${id}/resolve`, note ? { note } : {});
+  }
+  async participation(q: { since?: string; until?: string } = {}): Promise<Participation> {
+    const r = await this.request<Partial<Participation>>('GET', `/participation?${participationQuery('json', q)}`);
+    return { since: r.since ?? null, until: r.until ?? null, rows: r.rows ?? [] };
+  }
+}
+
+// --- oversight: sessions, flags, exports (admin; transcripts also owners) ----------
+
+export type ExportFormat = 'json' | 'csv' | 'html';
+
+/** The query string of a participation request; empty values are left out. */
+function participationQuery(format: 'json' | 'csv', q: { since?: string; until?: string }): string {
+  const p = new URLSearchParams({ format });
+  if (q.since) p.set('since', q.since);
+  if (q.until) p.set('until', q.until);
+  return p.toString();
+}
+
+/** The address of the participation CSV (a plain link: cookie auth works for GET). */
+export function participationCsvUrl(q: { since?: string; until?: string } = {}, base = ''): string {
+  return `${base}/api/v1/participation?${participationQuery('csv', q)}`;
+}
+
+/** The address of a conversation's transcript download. */
+export function transcriptUrl(conversationId: number, format: ExportFormat, base = ''): string {
+  return `${base}/api/v1/conversations/${conversationId}/transcript?format=${format}`;
 }
 
 // --- client ids ---------------------------------------------------------------

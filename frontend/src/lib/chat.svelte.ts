@@ -18,7 +18,7 @@ import {
   type PendingSend,
 } from './api';
 import { clock } from './format';
-import type { Conversation, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
+import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
   client_id: string;
@@ -44,7 +44,9 @@ export type Route =
   | { view: 'users' }
   | { view: 'settings' }
   | { view: 'console' }
-  | { view: 'audit' };
+  | { view: 'audit' }
+  | { view: 'flags' }
+  | { view: 'participation' };
 
 export interface Toast {
   id: number;
@@ -60,6 +62,8 @@ export function parseHash(hash: string): Route {
   if (h === 'settings') return { view: 'settings' };
   if (h === 'console') return { view: 'console' };
   if (h === 'audit') return { view: 'audit' };
+  if (h === 'flags') return { view: 'flags' };
+  if (h === 'participation') return { view: 'participation' };
   return { view: 'home' };
 }
 
@@ -106,6 +110,14 @@ export class ChatApp {
   pins = $state<Record<number, Message[]>>({});
   /** Slow mode: when (ms since epoch) the caller may post again in a conversation. */
   slowUntil = $state<Record<number, number>>({});
+  /** The running class session (from /info and session_* frames), or null. */
+  classSession = $state<ClassSessionInfo | null>(null);
+  /** Shown on the join screen after the session ended (e.g. a guest cut off at the end of class). */
+  joinNotice = $state('');
+  /** Admins: the open flags (keyword matches and reports), newest first. */
+  flags = $state<Flag[]>([]);
+  flagsLoaded = $state(false);
+  private sessionEnded = false;
 
   private readSeq: Record<number, number> = {};
   private subscribed: number | null = null;
@@ -168,6 +180,7 @@ export class ChatApp {
     try {
       this.info = await this.api.info();
       if (typeof this.info.paused === 'boolean') this.paused = this.info.paused;
+      if (this.info.session !== undefined) this.classSession = this.info.session;
       this.infoError = '';
     } catch (e) {
       this.infoError = errorText(e);
@@ -212,6 +225,8 @@ export class ChatApp {
     this.pins = {};
     this.slowUntil = {};
     this.paused = false;
+    this.flags = [];
+    this.flagsLoaded = false;
     this.subscribed = null;
     this.conn = 'stopped';
     this.everOnline = false;
@@ -219,8 +234,19 @@ export class ChatApp {
     void this.loadInfo();
   }
 
+  /** The server ended our session (socket 4401 or a 401): back to the join screen, saying why. */
+  private sessionLost(): void {
+    // A guest who joined during a class session is cut off when it ends.
+    const classEnded = this.me?.role === 'guest' && (this.sessionEnded || this.classSession !== null);
+    if (classEnded) this.joinNotice = 'The class session has ended. Thank you for taking part!';
+    else this.toast('Your session has ended. Please sign in again.');
+    this.leave();
+  }
+
   private async enter(s: SessionInfo): Promise<void> {
     this.me = s.user;
+    this.joinNotice = '';
+    this.sessionEnded = false;
     // The join code has done its job; keep the address bar clean.
     const url = new URL(location.href);
     if (url.searchParams.has('code')) {
@@ -236,10 +262,7 @@ export class ChatApp {
         this.retryIn = info.delay ?? 0;
         if (st === 'offline' && info.attempt >= 3 && info.attempt % 3 === 0) void this.checkSession();
       },
-      onAuthLost: () => {
-        this.toast('Your session has ended. Please sign in again.');
-        this.leave();
-      },
+      onAuthLost: () => this.sessionLost(),
       persist: {
         load: () => {
           try {
@@ -263,6 +286,7 @@ export class ChatApp {
     this.phase = 'app';
     this.socket.start();
     void this.refreshPaused();
+    if (this.isAdmin) void this.loadFlags();
     await this.loadConversations();
     this.onHash();
   }
@@ -284,10 +308,7 @@ export class ChatApp {
     try {
       await this.api.getSession();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        this.toast('Your session has ended. Please sign in again.');
-        this.leave();
-      }
+      if (e instanceof ApiError && e.status === 401) this.sessionLost();
     }
   }
 
@@ -554,6 +575,73 @@ export class ChatApp {
     return list;
   }
 
+  // --- oversight: sessions, flags, reports ----------------------------------------------
+
+  async startSession(name: string, endsAt: string | null): Promise<ClassSession> {
+    const s = await this.api.startSession(name.trim(), endsAt);
+    this.classSession = { id: s.id, name: s.name, started_at: s.started_at, ends_at: s.ends_at };
+    return s;
+  }
+
+  async endSession(id: number): Promise<void> {
+    await this.api.endSession(id);
+    if (this.classSession?.id === id) this.classSession = null;
+  }
+
+  /** Reports someone else's message; a second report of the same message is not an error. */
+  async report(m: Message, reason: string): Promise<'reported' | 'already'> {
+    try {
+      await this.api.report(m.id, reason.trim());
+      return 'reported';
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409) return 'already';
+      throw e;
+    }
+  }
+
+  async loadFlags(): Promise<void> {
+    try {
+      const list = await this.api.flags('open');
+      // Keep a flag that arrived live while the list was loading.
+      const have = new Set(list.map((f) => f.id));
+      const live = this.flags.filter((f) => !have.has(f.id) && !f.resolved_at);
+      this.flags = [...live, ...list].sort((a, b) => b.id - a.id);
+      this.flagsLoaded = true;
+    } catch (e) {
+      if (this.route.view === 'flags') this.toast(`Could not load the flagged messages: ${errorText(e)}`);
+    }
+  }
+
+  private addFlag(f: Flag): void {
+    if (f.resolved_at) return;
+    const i = this.flags.findIndex((x) => x.id === f.id);
+    if (i >= 0) this.flags[i] = f;
+    else this.flags = [f, ...this.flags].sort((a, b) => b.id - a.id);
+  }
+
+  async resolveFlag(id: number, note?: string): Promise<void> {
+    try {
+      await this.api.resolveFlag(id, note);
+    } catch (e) {
+      // Already resolved elsewhere (another tab, or the server resolved it with the deletion).
+      if (!(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e;
+    }
+    this.flags = this.flags.filter((f) => f.id !== id);
+  }
+
+  /** Deletes a flagged message, then closes every open flag on it. */
+  async deleteFlagged(f: Flag): Promise<void> {
+    if (!f.message.deleted) {
+      try {
+        await this.api.deleteMessage(f.message.id);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 404)) throw e;
+      }
+      this.markDeleted(f.conversation.id, f.message.id);
+    }
+    for (const x of this.flags.filter((y) => y.message.id === f.message.id)) await this.resolveFlag(x.id, 'message deleted');
+  }
+
   /** Why the caller cannot write here right now, or '' if they can. */
   blockReason(c: Conversation | undefined): string {
     if (!c) return 'You are not a member of this conversation.';
@@ -728,6 +816,7 @@ export class ChatApp {
     const pins = this.pins[conversationId];
     if (pins?.some((x) => x.id === messageId)) this.pins[conversationId] = pins.filter((x) => x.id !== messageId);
     if (m) m.pinned = false;
+    for (const f of this.flags) if (f.message.id === messageId) f.message = { ...f.message, deleted: true, body: '' };
   }
 
   typing(id: number): void {
@@ -790,6 +879,8 @@ export class ChatApp {
           // (deletions while away); the socket resumes subscriptions by seq itself.
           void this.loadConversations();
           void this.refreshPaused();
+          void this.loadInfo();
+          if (this.isAdmin) void this.loadFlags();
           if (this.route.view === 'chat' && this.subscribed === this.route.id) void this.refreshOpen(this.route.id);
         }
         break;
@@ -840,6 +931,19 @@ export class ChatApp {
         break;
       case 'message_deleted':
         this.markDeleted(f.conversation_id, f.message_id);
+        break;
+      case 'session_started':
+        this.classSession = f.session;
+        this.sessionEnded = false;
+        if (!this.isAdmin) this.toast(`Class session started: ${f.session.name}`, 'info');
+        break;
+      case 'session_ended':
+        if (!this.classSession || this.classSession.id === f.session.id) this.classSession = null;
+        this.sessionEnded = true;
+        if (this.me?.role !== 'guest' && !this.isAdmin) this.toast(`The class session "${f.session.name}" has ended.`, 'info');
+        break;
+      case 'message_flagged':
+        if (this.isAdmin) this.addFlag(f.flag);
         break;
       case 'typing': {
         if (f.user.id === this.me?.id) break;

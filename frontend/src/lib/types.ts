@@ -90,6 +90,53 @@ export interface ServerInfo {
   guest_access: boolean;
   /** Not in the moderation API as written; honoured when a server sends it. */
   paused?: boolean;
+  /** The active class session, or null (oversight API). */
+  session?: ClassSessionInfo | null;
+}
+
+/** A class session as /info and frames carry it. */
+export interface ClassSessionInfo {
+  id: number;
+  name: string;
+  started_at: string;
+  ends_at: string | null;
+}
+
+/** A class session (POST/GET /sessions). */
+export interface ClassSession extends ClassSessionInfo {
+  ended_at: string | null;
+  active: boolean;
+}
+
+/** One item of the flagged queue (GET /flags). */
+export interface Flag {
+  id: number;
+  kind: 'keyword' | 'report';
+  word: string | null;
+  reason: string | null;
+  reporter: User | null;
+  message: Message;
+  conversation: { id: number; name: string };
+  context: Message[];
+  created_at: string;
+  resolved_at: string | null;
+  resolved_by: User | null;
+  note?: string | null;
+}
+
+export interface ParticipationRow {
+  user: User;
+  messages: number;
+  words: number;
+  conversations: { id: number; name: string; messages: number }[];
+  first_at: string | null;
+  last_at: string | null;
+}
+
+export interface Participation {
+  since: string | null;
+  until: string | null;
+  rows: ParticipationRow[];
 }
 
 export interface Settings {
@@ -101,6 +148,8 @@ export interface Settings {
   /** While true only admins can post. */
   paused?: boolean;
   dm_policy?: DmPolicy;
+  /** Words that flag a message (not block it). */
+  flag_words?: string[];
 }
 
 export interface ConsoleInfo {
@@ -128,4 +177,7 @@ export type ServerFrame =
   | { type: 'error'; code: string; message: string; client_id?: string; conversation_id?: number }
   | { type: 'member_muted'; conversation_id: number; user_id: number; until: string | null }
   | { type: 'message_pinned'; conversation_id: number; message_id: number; pinned: boolean }
-  | { type: 'class_paused'; paused: boolean };
+  | { type: 'class_paused'; paused: boolean }
+  | { type: 'session_started'; session: ClassSessionInfo }
+  | { type: 'session_ended'; session: ClassSessionInfo }
+  | { type: 'message_flagged'; flag: Flag };
