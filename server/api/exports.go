@@ -15,22 +15,30 @@ func (a *API) exportRoutes() []route {
 	return []route{
 		{"GET /api/v1/participation", a.signedIn(a.getParticipation)},
 		{"GET /api/v1/conversations/{id}/transcript", a.signedIn(a.getTranscript)},
+		{"GET /api/v1/sessions/{id}/transcript", a.signedIn(a.getSessionTranscript)},
 	}
+}
+
+// exportFormat reads format (default json; one of allowed).
+func exportFormat(r *http.Request, allowed ...string) (string, error) {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = chat.FormatJSON
+	}
+	for _, f := range allowed {
+		if f == format {
+			return format, nil
+		}
+	}
+	return "", badRequest("format: want one of %v", allowed)
 }
 
 // exportParams reads format (default json; one of allowed), since/until and session_id.
 func exportParams(r *http.Request, allowed ...string) (string, chat.TimeRange, error) {
 	q := r.URL.Query()
-	format := q.Get("format")
-	if format == "" {
-		format = chat.FormatJSON
-	}
-	ok := false
-	for _, f := range allowed {
-		ok = ok || f == format
-	}
-	if !ok {
-		return "", chat.TimeRange{}, badRequest("format: want one of %v", allowed)
+	format, err := exportFormat(r, allowed...)
+	if err != nil {
+		return "", chat.TimeRange{}, err
 	}
 	rng, err := chat.ParseTimeRange(q.Get("since"), q.Get("until"))
 	if err != nil {
@@ -107,5 +115,31 @@ func (a *API) getTranscript(w http.ResponseWriter, r *http.Request, c caller) er
 		return err
 	}
 	writeFile(w, format, chat.TranscriptFilename(id, format), buf.Bytes())
+	return nil
+}
+
+// getSessionTranscript is every conversation's messages in a class session's
+// window (admins only).
+func (a *API) getSessionTranscript(w http.ResponseWriter, r *http.Request, c caller) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	format, err := exportFormat(r, chat.FormatJSON, chat.FormatCSV, chat.FormatHTML)
+	if err != nil {
+		return err
+	}
+	t, err := a.chat.SessionTranscript(r.Context(), c.user, id)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := chat.WriteSessionTranscript(&buf, t, format); err != nil {
+		return err
+	}
+	writeFile(w, format, chat.SessionTranscriptFilename(id, format), buf.Bytes())
 	return nil
 }

@@ -152,6 +152,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/sessions/{id}/end": {path: func(caseFixture) string {
 			return fmt.Sprintf("/api/v1/sessions/%d/end", activeClassSession(t, rs.admin))
 		}, body: none, expect: adminOnly(200)},
+		"GET /api/v1/sessions/{id}/transcript": {path: func(caseFixture) string {
+			return fmt.Sprintf("/api/v1/sessions/%d/transcript?format=csv", activeClassSession(t, rs.admin))
+		}, body: none, expect: adminOnly(200)},
 		"POST /api/v1/messages/{id}/report": {path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/messages/%d/report", f.msg) },
 			body: body(map[string]any{"reason": "rude"}), expect: convRoute(201, 201, 201)},
 		"GET /api/v1/flags": {path: fixed("/api/v1/flags?status=open"), body: none, expect: adminOnly(200)},

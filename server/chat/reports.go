@@ -242,25 +242,38 @@ func BuildTranscript(ctx context.Context, st *store.Store, convID int64, r TimeR
 		return t, err
 	}
 	t.Since, t.Until = r.wire()
-	conv, err := st.Conversation(ctx, convID)
+	conv, err := transcriptConversation(ctx, st, convID)
 	if err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return t, model.NotFound("conversation")
-		}
-		return t, err
-	}
-	if conv.Members, err = st.Members(ctx, convID); err != nil {
 		return t, err
 	}
 	t.Conversation = conv
-	kv, err := st.Settings(ctx)
-	if err != nil {
+	if t.Class, err = className(ctx, st); err != nil {
 		return t, err
 	}
-	t.Class = kv[store.SettingName]
 	since, until := r.millis()
 	t.Messages, err = st.MessagesInRange(ctx, convID, since, until)
 	return t, err
+}
+
+// transcriptConversation reads a conversation with its members, as a transcript shows it.
+func transcriptConversation(ctx context.Context, st *store.Store, convID int64) (model.Conversation, error) {
+	conv, err := st.Conversation(ctx, convID)
+	if err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return conv, model.NotFound("conversation")
+		}
+		return conv, err
+	}
+	conv.Members, err = st.Members(ctx, convID)
+	return conv, err
+}
+
+func className(ctx context.Context, st *store.Store) (string, error) {
+	kv, err := st.Settings(ctx)
+	if err != nil {
+		return "", err
+	}
+	return kv[store.SettingName], nil
 }
 
 // Transcript is BuildTranscript for admins and the conversation's owners
@@ -286,22 +299,30 @@ func WriteTranscript(w io.Writer, t Transcript, format string) error {
 		if err := cw.Write(TranscriptCSVHeader); err != nil {
 			return err
 		}
-		for _, m := range t.Messages {
-			if err := cw.Write([]string{
-				strconv.FormatInt(m.ConversationID, 10), CSVSafe(t.Conversation.Name), strconv.FormatInt(m.Seq, 10),
-				strconv.FormatInt(m.ID, 10), m.CreatedAt.UTC().Format(model.TimeLayout),
-				strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, CSVSafe(m.Sender.DisplayName), m.Sender.Role,
-				CSVSafe(m.Body), strconv.FormatBool(m.Deleted),
-			}); err != nil {
-				return err
-			}
+		if err := writeTranscriptRows(cw, t.Conversation.Name, t.Messages); err != nil {
+			return err
 		}
 		cw.Flush()
 		return cw.Error()
 	case FormatHTML:
-		return transcriptHTML.Execute(w, t)
+		return transcriptHTML.ExecuteTemplate(w, "transcript", t)
 	}
 	return model.Invalid("format: want json, csv or html")
+}
+
+// writeTranscriptRows writes one transcript CSV row per message of one conversation.
+func writeTranscriptRows(cw *csv.Writer, convName string, msgs []model.Message) error {
+	for _, m := range msgs {
+		if err := cw.Write([]string{
+			strconv.FormatInt(m.ConversationID, 10), CSVSafe(convName), strconv.FormatInt(m.Seq, 10),
+			strconv.FormatInt(m.ID, 10), m.CreatedAt.UTC().Format(model.TimeLayout),
+			strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, CSVSafe(m.Sender.DisplayName), m.Sender.Role,
+			CSVSafe(m.Body), strconv.FormatBool(m.Deleted),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeIndented(w io.Writer, v any) error {
@@ -320,19 +341,22 @@ func CSVSafe(s string) string {
 
 func htmlTime(t model.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
-// transcriptHTML is a self-contained, printable page: inline CSS, no scripts;
+// messageList is the data of the "messages" template: a conversation's
+// messages; Prefix makes their element ids unique on a page with several.
+type messageList struct {
+	Prefix   string
+	Messages []model.Message
+}
+
+// transcriptHTML holds the printable pages: "transcript" (one conversation)
+// and "session" (a class session, a section per conversation). They share the
+// style and the message list. Self-contained: inline CSS, no scripts;
 // html/template escapes every user string.
-var transcriptHTML = template.Must(template.New("transcript").Funcs(template.FuncMap{
+var transcriptHTML = template.Must(template.Must(template.New("transcript").Funcs(template.FuncMap{
 	"when":  htmlTime,
 	"whenp": func(t *model.Time) string { return htmlTime(*t) },
-}).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Conversation.Name}} — {{if .Class}}{{.Class}} — {{end}}Transcript</title>
-<style>
-body { font: 11pt/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111; margin: 2em auto; max-width: 48em; padding: 0 1em; }
+	"list":  func(prefix string, msgs []model.Message) messageList { return messageList{prefix, msgs} },
+}).Parse(`{{define "style"}}body { font: 11pt/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111; margin: 2em auto; max-width: 48em; padding: 0 1em; }
 header { border-bottom: 2px solid #111; margin-bottom: 1em; padding-bottom: .5em; }
 h1 { font-size: 1.5em; margin: 0; }
 .class { font-size: 1.05em; color: #333; margin: .2em 0; }
@@ -345,7 +369,18 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 .deleted .body { font-style: italic; color: #777; }
 .empty { font-style: italic; color: #777; }
 @media print { body { margin: 0; max-width: none; font-size: 10pt; } a { color: inherit; text-decoration: none; } }
-</style>
+{{end}}{{define "messages"}}{{if .Messages}}<ol>
+{{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="{{$.Prefix}}m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{if eq .Sender.Role "admin"}}, staff{{else if eq .Sender.Role "guest"}}, guest{{end}})</div><div class="body">{{if .Deleted}}[deleted]{{else}}{{.Body}}{{end}}</div></li>
+{{end}}</ol>
+{{else}}<p class="empty">No messages.</p>
+{{end}}{{end}}<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Conversation.Name}} — {{if .Class}}{{.Class}} — {{end}}Transcript</title>
+<style>
+{{template "style"}}</style>
 </head>
 <body>
 <header>
@@ -353,9 +388,29 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 {{if .Class}}<p class="class">{{.Class}}</p>{{end}}
 <p class="meta">Transcript of conversation {{.Conversation.ID}}{{if .SessionID}} · class session {{.SessionID}}{{end}}{{if .Since}} · from {{whenp .Since}}{{end}}{{if .Until}} · until {{whenp .Until}}{{end}} · {{len .Messages}} messages · exported {{when .ExportedAt}}</p>
 </header>
-{{if .Messages}}<ol>
-{{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{if eq .Sender.Role "admin"}}, staff{{else if eq .Sender.Role "guest"}}, guest{{end}})</div><div class="body">{{if .Deleted}}[deleted]{{else}}{{.Body}}{{end}}</div></li>
-{{end}}</ol>
+{{template "messages" (list "" .Messages)}}</body>
+</html>
+`)).New("session").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Session.Name}} — {{if .Class}}{{.Class}} — {{end}}Session transcript</title>
+<style>
+{{template "style"}}section { margin-top: 1.5em; }
+h2 { font-size: 1.2em; margin: 0 0 .2em; break-after: avoid; page-break-after: avoid; }
+</style>
+</head>
+<body>
+<header>
+<h1>{{.Session.Name}}</h1>
+{{if .Class}}<p class="class">{{.Class}}</p>{{end}}
+<p class="meta">Transcript of class session {{.Session.ID}} · from {{when .Session.StartedAt}}{{if .Session.EndedAt}} · until {{whenp .Session.EndedAt}}{{else}} · still running{{end}} · {{len .Conversations}} conversations · {{.MessageCount}} messages · exported {{when .ExportedAt}}</p>
+</header>
+{{range .Conversations}}<section id="c{{.Conversation.ID}}">
+<h2>{{.Conversation.Name}}</h2>
+<p class="meta">Conversation {{.Conversation.ID}} · {{len .Messages}} messages</p>
+{{template "messages" (list (printf "c%d-" .Conversation.ID) .Messages)}}</section>
 {{else}}<p class="empty">No messages.</p>
 {{end}}</body>
 </html>
@@ -364,4 +419,106 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 // TranscriptFilename is the download name of a transcript.
 func TranscriptFilename(convID int64, format string) string {
 	return "transcript-" + strconv.FormatInt(convID, 10) + "." + format
+}
+
+// ---- session transcripts ----
+
+// SessionConversation is one conversation in a session transcript.
+type SessionConversation struct {
+	Conversation model.Conversation `json:"conversation"`
+	Messages     []model.Message    `json:"messages"`
+}
+
+// SessionTranscript is every conversation's messages in a class session's
+// window (the span session_id stands for), grouped by conversation in id
+// order, messages in seq order, deleted ones as placeholders.
+type SessionTranscript struct {
+	Class         string                `json:"-"`
+	Session       store.ClassSession    `json:"session"`
+	ExportedAt    model.Time            `json:"exported_at"`
+	Conversations []SessionConversation `json:"conversations"`
+}
+
+// MessageCount is the number of messages over all conversations.
+func (t SessionTranscript) MessageCount() int {
+	n := 0
+	for _, c := range t.Conversations {
+		n += len(c.Messages)
+	}
+	return n
+}
+
+// BuildSessionTranscript reads a class session's transcript (no authorization).
+// An unknown session is not_found.
+func BuildSessionTranscript(ctx context.Context, st *store.Store, sessionID int64, now time.Time) (SessionTranscript, error) {
+	t := SessionTranscript{ExportedAt: model.Time{Time: now.UTC()}, Conversations: []SessionConversation{}}
+	sess, err := st.ClassSessionByID(ctx, sessionID)
+	if err != nil {
+		return t, err
+	}
+	t.Session = sess
+	r := TimeRange{SessionID: sessionID}
+	if err := r.resolve(ctx, st); err != nil {
+		return t, err
+	}
+	since, until := r.millis()
+	msgs, err := st.AllMessagesInRange(ctx, since, until)
+	if err != nil {
+		return t, err
+	}
+	for len(msgs) > 0 {
+		n := 1
+		for n < len(msgs) && msgs[n].ConversationID == msgs[0].ConversationID {
+			n++
+		}
+		conv, err := transcriptConversation(ctx, st, msgs[0].ConversationID)
+		if err != nil {
+			return t, err
+		}
+		t.Conversations = append(t.Conversations, SessionConversation{Conversation: conv, Messages: msgs[:n:n]})
+		msgs = msgs[n:]
+	}
+	t.Class, err = className(ctx, st)
+	return t, err
+}
+
+// SessionTranscript is BuildSessionTranscript for an admin.
+func (s *Service) SessionTranscript(ctx context.Context, actor model.User, sessionID int64) (SessionTranscript, error) {
+	if actor.Disabled {
+		return SessionTranscript{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "account disabled"}
+	}
+	if actor.Role != model.RoleAdmin {
+		return SessionTranscript{}, model.Forbidden("only admins can do this")
+	}
+	return BuildSessionTranscript(ctx, s.st, sessionID, time.Now())
+}
+
+// WriteSessionTranscript writes the session transcript as json, csv (the
+// columns of the conversation transcript CSV, one row per message) or a
+// printable html page with a section per conversation.
+func WriteSessionTranscript(w io.Writer, t SessionTranscript, format string) error {
+	switch format {
+	case FormatJSON:
+		return writeIndented(w, t)
+	case FormatCSV:
+		cw := csv.NewWriter(w)
+		if err := cw.Write(TranscriptCSVHeader); err != nil {
+			return err
+		}
+		for _, c := range t.Conversations {
+			if err := writeTranscriptRows(cw, c.Conversation.Name, c.Messages); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case FormatHTML:
+		return transcriptHTML.ExecuteTemplate(w, "session", t)
+	}
+	return model.Invalid("format: want json, csv or html")
+}
+
+// SessionTranscriptFilename is the download name of a session transcript.
+func SessionTranscriptFilename(sessionID int64, format string) string {
+	return "session-" + strconv.FormatInt(sessionID, 10) + "-transcript." + format
 }

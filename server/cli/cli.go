@@ -33,6 +33,7 @@ Usage:
   teamchat restore --data DIR --from FILE|latest   (the server must be stopped; --list shows the automatic backups)
   teamchat export --data DIR [--conversation ID] --format json|csv|html [--since T] [--until T] [--session ID] [--out FILE]
   teamchat export --data DIR --participation --format json|csv [--since T] [--until T] [--session ID] [--out FILE]
+  teamchat export --data DIR --session ID --format json|csv|html [--out FILE]   (the session's transcript, all conversations)
   teamchat discover [--timeout 3s] [--json]
   teamchat version
 `

@@ -27,7 +27,7 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	data := fs.String("data", os.Getenv("TEAMCHAT_DATA"), "data directory")
 	conv := fs.Int64("conversation", 0, "only this conversation id")
-	format := fs.String("format", "", "json, csv, or html (one --conversation)")
+	format := fs.String("format", "", "json, csv, or html (one --conversation, or --session)")
 	out := fs.String("out", "", "file to write (default: standard output)")
 	rep := reportFlags(fs)
 	if err := fs.Parse(args); err != nil {

@@ -111,3 +111,38 @@ func (s *Store) SessionBounds(ctx context.Context, id int64) (since int64, until
 	}
 	return since, until, nil
 }
+
+// ClassSessionByID returns one class session. ErrNotFound when there is no
+// such session (or no class_sessions table).
+func (s *Store) ClassSessionByID(ctx context.Context, id int64) (ClassSession, error) {
+	c, err := scanClassSession(s.r.QueryRowContext(ctx, `SELECT `+classSessionCols+` FROM class_sessions WHERE id = ?`, id), now())
+	if err != nil {
+		if err == sql.ErrNoRows || strings.Contains(err.Error(), "no such table") {
+			return c, model.NotFound("class session")
+		}
+		return c, fmt.Errorf("store: class session: %w", err)
+	}
+	return c, nil
+}
+
+// AllMessagesInRange returns the messages of every conversation (deleted ones
+// included, with an empty body) created in the range, in (conversation, seq)
+// order. One query, so one consistent snapshot.
+func (s *Store) AllMessagesInRange(ctx context.Context, since, until *int64) ([]model.Message, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id
+		WHERE (?1 IS NULL OR m.created_at >= ?1) AND (?2 IS NULL OR m.created_at < ?2)
+		ORDER BY m.conversation_id, m.seq`, bound(since), bound(until))
+	if err != nil {
+		return nil, fmt.Errorf("store: session transcript: %w", err)
+	}
+	defer rows.Close()
+	out := []model.Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: session transcript: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
