@@ -322,6 +322,11 @@ export function participationCsvUrl(q: { since?: string; until?: string } = {}, 
   return `${base}/api/v1/participation?${participationQuery('csv', q)}`;
 }
 
+/** The address of a class session's transcript download (every conversation during the session). */
+export function sessionTranscriptUrl(sessionId: number, format: ExportFormat, base = ''): string {
+  return `${base}/api/v1/sessions/${sessionId}/transcript?format=${format}`;
+}
+
 /** The address of a conversation's transcript download. */
 export function transcriptUrl(conversationId: number, format: ExportFormat, base = ''): string {
   return `${base}/api/v1/conversations/${conversationId}/transcript?format=${format}`;

@@ -18,6 +18,7 @@ import {
   type PendingSend,
 } from './api';
 import { clock } from './format';
+import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
@@ -46,7 +47,8 @@ export type Route =
   | { view: 'console' }
   | { view: 'audit' }
   | { view: 'flags' }
-  | { view: 'participation' };
+  | { view: 'participation' }
+  | { view: 'live' };
 
 export interface Toast {
   id: number;
@@ -64,6 +66,7 @@ export function parseHash(hash: string): Route {
   if (h === 'audit') return { view: 'audit' };
   if (h === 'flags') return { view: 'flags' };
   if (h === 'participation') return { view: 'participation' };
+  if (h === 'live') return { view: 'live' };
   return { view: 'home' };
 }
 
@@ -79,6 +82,8 @@ export function routeHash(r: Route): string {
 }
 
 const PAGE = 50;
+/** Messages per conversation shown when the live feed opens. */
+export const LIVE_BACKLOG = 20;
 
 export class ChatApp {
   readonly api = new Api();
@@ -118,6 +123,13 @@ export class ChatApp {
   flags = $state<Flag[]>([]);
   flagsLoaded = $state(false);
   private sessionEnded = false;
+  /** Admins, #live: the last messages of every conversation, oldest first (see live.ts). */
+  feed = $state<Message[]>([]);
+  /** The live feed is open (its subscriptions are held). */
+  liveActive = $state(false);
+  liveLoading = $state(false);
+  /** Who holds which subscription: the open conversation ('chat') and the live feed ('live'). */
+  readonly subs = new SubscriptionBook();
 
   private readSeq: Record<number, number> = {};
   private subscribed: number | null = null;
@@ -228,6 +240,9 @@ export class ChatApp {
     this.flags = [];
     this.flagsLoaded = false;
     this.subscribed = null;
+    this.subs.clear();
+    this.feed = [];
+    this.liveActive = false;
     this.conn = 'stopped';
     this.everOnline = false;
     this.phase = 'join';
@@ -326,7 +341,7 @@ export class ChatApp {
     if (this.phase !== 'app') return;
     if (r.view === 'chat') void this.open(r.id);
     else if (this.subscribed !== null) {
-      this.socket?.unsubscribe(this.subscribed);
+      this.release('chat', this.subscribed);
       this.subscribed = null;
     }
   }
@@ -354,6 +369,8 @@ export class ChatApp {
       for (const c of list) if (c.last_message !== undefined) this.lastMessage[c.id] = c.last_message;
       await Promise.all(list.filter((c) => c.kind === 'direct' && !this.members[c.id]).map((c) => this.loadMembers(c.id, true)));
       void this.loadPreviews(list.filter((c) => c.last_seq > 0 && c.last_message === undefined && this.lastMessage[c.id] === undefined).map((c) => c.id));
+      // New conversations join the live feed (and deleted ones leave it).
+      void this.syncLive();
     } catch (e) {
       this.toast(`Could not load conversations: ${errorText(e)}`);
     }
@@ -664,11 +681,81 @@ export class ChatApp {
   private dropConversation(id: number): void {
     this.conversations = this.conversations.filter((c) => c.id !== id);
     delete this.rooms[id];
-    if (this.subscribed === id) {
-      this.socket?.unsubscribe(id);
-      this.subscribed = null;
-    }
+    if (this.subscribed === id) this.subscribed = null;
+    if (this.subs.drop(id)) this.socket?.unsubscribe(id);
+    if (this.feed.some((m) => m.conversation_id === id)) this.feed = this.feed.filter((m) => m.conversation_id !== id);
     if (this.route.view === 'chat' && this.route.id === id) this.navigate({ view: 'home' });
+  }
+
+  // --- subscriptions and the live feed (#live) --------------------------------------------
+
+  /** Lets one holder's subscription go; the socket unsubscribes only when nobody else holds it. */
+  private release(owner: string, id: number): void {
+    if (this.subs.release(owner, id)) this.socket?.unsubscribe(id);
+  }
+
+  /** Opens the live feed: every conversation the admin sees, with a short recent backlog, then live. */
+  async startLive(): Promise<void> {
+    if (this.liveActive) return;
+    this.liveActive = true;
+    await this.syncLive(true);
+  }
+
+  /** Closes the live feed; conversations held elsewhere (the open chat) stay subscribed. */
+  stopLive(): void {
+    if (!this.liveActive) return;
+    this.liveActive = false;
+    for (const id of this.subs.releaseAll('live')) this.socket?.unsubscribe(id);
+  }
+
+  /**
+   * Subscribes the live feed to every listed conversation it does not hold yet (new ones
+   * join the feed). `refresh`: fetch the recent page of every conversation again (on open,
+   * and after a reconnect so deletions made while away show).
+   */
+  private async syncLive(refresh = false): Promise<void> {
+    if (!this.liveActive || !this.isAdmin) return;
+    const listed = new Set(this.conversations.map((c) => c.id));
+    for (const id of this.subs.heldBy('live')) if (!listed.has(id)) this.release('live', id);
+    const todo = this.conversations.filter((c) => refresh || !this.subs.holds('live', c.id)).map((c) => c.id);
+    if (!todo.length) return;
+    this.liveLoading = true;
+    const worker = async () => {
+      for (let id = todo.shift(); id !== undefined; id = todo.shift()) await this.liveJoin(id);
+    };
+    try {
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    } finally {
+      this.liveLoading = false;
+    }
+  }
+
+  /** One conversation into the feed: the last LIVE_BACKLOG messages over REST, then subscribed after them. */
+  private async liveJoin(id: number): Promise<void> {
+    let newest = 0;
+    try {
+      const page = await this.api.messages(id, { limit: LIVE_BACKLOG });
+      if (!this.liveActive || !this.conversation(id)) return;
+      this.addToFeed(page.messages);
+      newest = page.messages.at(-1)?.seq ?? 0;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        this.dropConversation(id);
+        return;
+      }
+      // Live only for this one: subscribe from what the list says is the newest.
+      newest = this.conversation(id)?.last_seq ?? 0;
+    }
+    if (!this.liveActive) return;
+    const fresh = !this.subs.holds('live', id);
+    this.subs.acquire('live', id);
+    // Already subscribed (the open chat, or a refresh): the socket keeps its own seq and resumes from there.
+    if (fresh && this.socket?.lastSeq(id) === undefined) this.socket?.subscribe(id, newest);
+  }
+
+  private addToFeed(list: Message[]): void {
+    if (!list.length) return;
+    this.feed = mergeFeed(this.feed, list);
   }
 
   // --- one conversation ------------------------------------------------------------------
@@ -683,10 +770,9 @@ export class ChatApp {
   }
 
   private async open(id: number): Promise<void> {
-    if (this.subscribed !== null && this.subscribed !== id) {
-      this.socket?.unsubscribe(this.subscribed);
-    }
+    if (this.subscribed !== null && this.subscribed !== id) this.release('chat', this.subscribed);
     this.subscribed = id;
+    this.subs.acquire('chat', id);
     const room = this.room(id);
     room.error = '';
     void this.loadMembers(id, true);
@@ -817,6 +903,8 @@ export class ChatApp {
     if (pins?.some((x) => x.id === messageId)) this.pins[conversationId] = pins.filter((x) => x.id !== messageId);
     if (m) m.pinned = false;
     for (const f of this.flags) if (f.message.id === messageId) f.message = { ...f.message, deleted: true, body: '' };
+    const feed = markFeedDeleted(this.feed, messageId);
+    if (feed) this.feed = feed;
   }
 
   typing(id: number): void {
@@ -882,6 +970,8 @@ export class ChatApp {
           void this.loadInfo();
           if (this.isAdmin) void this.loadFlags();
           if (this.route.view === 'chat' && this.subscribed === this.route.id) void this.refreshOpen(this.route.id);
+          // The live feed: the socket resumed its subscriptions; fetch the recent pages again (deletions while away).
+          if (this.liveActive) void this.syncLive(true);
         }
         break;
       }
@@ -890,11 +980,13 @@ export class ChatApp {
         if (m.sender.id === this.me?.id && m.client_id) this.pending = this.pending.filter((p) => p.client_id !== m.client_id);
         this.insert(m);
         this.onNewMessage(m);
+        if (this.liveActive) this.addToFeed([m]);
         break;
       }
       case 'ack': {
         this.pending = this.pending.filter((p) => p.client_id !== f.client_id);
         this.insert(f.message);
+        if (this.liveActive) this.addToFeed([f.message]);
         // Slow mode applies to members; show when the next message may go.
         const c = this.conversation(f.message.conversation_id);
         if (c?.slow_mode_seconds && !this.canModerate(c)) this.slowUntil[c.id] = Date.now() + c.slow_mode_seconds * 1000;
@@ -960,6 +1052,13 @@ export class ChatApp {
         // us) is fetched with the list, which carries unread and member_role.
         if (this.conversation(f.conversation.id)) this.upsertConversation(f.conversation);
         else void this.loadConversations();
+        break;
+      case 'conversation_deleted':
+        // The server ended our subscription itself (docs/api.md, Additions).
+        if (this.conversation(f.conversation_id)) {
+          if (this.route.view === 'chat' && this.route.id === f.conversation_id) this.toast('This conversation was deleted.', 'info');
+          this.dropConversation(f.conversation_id);
+        }
         break;
       case 'member_added':
         if (f.user.id === this.me?.id) void this.loadConversations(); // new to us, or our role changed

@@ -180,4 +180,5 @@ export type ServerFrame =
   | { type: 'class_paused'; paused: boolean }
   | { type: 'session_started'; session: ClassSessionInfo }
   | { type: 'session_ended'; session: ClassSessionInfo }
-  | { type: 'message_flagged'; flag: Flag };
+  | { type: 'message_flagged'; flag: Flag }
+  | { type: 'conversation_deleted'; conversation_id: number };
