@@ -1,5 +1,6 @@
 // The application state (src/lib/chat.svelte.ts) driven through fake fetch and WebSocket.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeWS, calls, flush, serve } from './fakes';
 import { ChatApp, parseHash, routeHash } from '../src/lib/chat.svelte';
 import type { Conversation, Message, User } from '../src/lib/types';
 
@@ -13,48 +14,8 @@ function msg(c: number, seq: number, sender: User, over: Partial<Message> = {}):
   return { id: c * 100 + seq, conversation_id: c, seq, sender, body: `m${seq}`, created_at: '2026-11-29T09:30:00.000Z', client_id: null, deleted: false, ...over };
 }
 
-class FakeWS {
-  static last: FakeWS | null = null;
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(public url: string) {
-    FakeWS.last = this;
-  }
-  send(d: string) {
-    this.sent.push(JSON.parse(d));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  frame(f: unknown) {
-    this.onmessage?.({ data: JSON.stringify(f) });
-  }
-}
-
-type Route = (method: string, path: string, body: unknown) => { status: number; body?: unknown } | undefined;
-let calls: { method: string; path: string; body: unknown; headers: Record<string, string> }[] = [];
-
-function serve(route: Route) {
-  calls = [];
-  vi.stubGlobal('fetch', async (url: string, init: RequestInit = {}) => {
-    const path = url.replace(/^\/api\/v1/, '');
-    const body = init.body ? JSON.parse(String(init.body)) : undefined;
-    const method = init.method ?? 'GET';
-    calls.push({ method, path, body, headers: (init.headers ?? {}) as Record<string, string> });
-    const r = route(method, path, body) ?? { status: 404, body: { error: { code: 'not_found', message: `no route ${method} ${path}` } } };
-    return new Response(r.body === undefined ? null : JSON.stringify(r.body), { status: r.status });
-  });
-}
-
 const info = { name: 'Physics 101', id: 'x', version: 'dev', registration: 'code', guest_access: true };
 
-async function flush() {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
-}
 
 beforeEach(() => {
   vi.stubGlobal('WebSocket', FakeWS);

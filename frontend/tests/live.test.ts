@@ -1,6 +1,7 @@
 // The professor's live feed (#live): merge / order / dedupe of the stream, the
 // subscription bookkeeping (who holds which conversation), and the state wiring.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeWS, calls, flush, serve } from './fakes';
 import { FEED_CAP, SubscriptionBook, feedCompare, feedMatches, markFeedDeleted, mergeFeed } from '../src/lib/live';
 import { ChatApp, parseHash, routeHash } from '../src/lib/chat.svelte';
 import { sessionTranscriptUrl } from '../src/lib/api';
@@ -140,46 +141,6 @@ describe('SubscriptionBook', () => {
 
 // --- the application state ------------------------------------------------------------------
 
-class FakeWS {
-  static last: FakeWS | null = null;
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(public url: string) {
-    FakeWS.last = this;
-  }
-  send(d: string) {
-    this.sent.push(JSON.parse(d));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  frame(f: unknown) {
-    this.onmessage?.({ data: JSON.stringify(f) });
-  }
-}
-
-type Route = (method: string, path: string, body: unknown) => { status: number; body?: unknown } | undefined;
-let calls: { method: string; path: string; body: unknown }[] = [];
-
-function serve(route: Route) {
-  calls = [];
-  vi.stubGlobal('fetch', async (url: string, init: RequestInit = {}) => {
-    const path = url.replace(/^\/api\/v1/, '');
-    const body = init.body ? JSON.parse(String(init.body)) : undefined;
-    const method = init.method ?? 'GET';
-    calls.push({ method, path, body });
-    const r = route(method, path, body) ?? { status: 404, body: { error: { code: 'not_found', message: `no route ${method} ${path}` } } };
-    return new Response(r.body === undefined ? null : JSON.stringify(r.body), { status: r.status });
-  });
-}
-
-async function flush() {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
-}
 
 let convList: Conversation[] = [];
 let pages: Record<number, Message[]> = {};

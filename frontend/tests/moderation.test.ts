@@ -1,6 +1,7 @@
 // Moderation (issue 6): the api.ts calls, the refusal parsers, the socket's
 // handling of slow mode, and the frames/refusals in the application state.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeWS, calls, flush, serve, type Route } from './fakes';
 import { Api, ChatSocket, errorText, isPausedRefusal, mutedUntil, readableRefusal, slowModeWait, ApiError, type PendingSend } from '../src/lib/api';
 import { ChatApp, parseHash } from '../src/lib/chat.svelte';
 import type { Conversation, Message, ServerFrame, User } from '../src/lib/types';
@@ -183,46 +184,6 @@ describe('ChatSocket and slow mode', () => {
 
 // --- the application state ------------------------------------------------------------------
 
-class FakeWS {
-  static last: FakeWS | null = null;
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(public url: string) {
-    FakeWS.last = this;
-  }
-  send(d: string) {
-    this.sent.push(JSON.parse(d));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  frame(f: unknown) {
-    this.onmessage?.({ data: JSON.stringify(f) });
-  }
-}
-
-type Route = (method: string, path: string, body: unknown) => { status: number; body?: unknown } | undefined;
-let calls: { method: string; path: string; body: unknown }[] = [];
-
-function serve(route: Route) {
-  calls = [];
-  vi.stubGlobal('fetch', async (url: string, init: RequestInit = {}) => {
-    const path = url.replace(/^\/api\/v1/, '');
-    const body = init.body ? JSON.parse(String(init.body)) : undefined;
-    const method = init.method ?? 'GET';
-    calls.push({ method, path, body });
-    const r = route(method, path, body) ?? { status: 404, body: { error: { code: 'not_found', message: `no route ${method} ${path}` } } };
-    return new Response(r.body === undefined ? null : JSON.stringify(r.body), { status: r.status });
-  });
-}
-
-async function flush() {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
-}
 
 const info = { name: 'Physics 101', id: 'x', version: 'dev', registration: 'code', guest_access: true };
 const settings = { registration: 'code', join_code: 'X', guest_access: true, guest_ttl_hours: 24, paused: true, dm_policy: 'anyone' };

@@ -1,6 +1,7 @@
 // Oversight (issue 6): class sessions, flags and reports, participation and transcript
 // exports — the api.ts calls and the session_* / message_flagged frames in the state.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeWS, calls, flush, serve, type Route } from './fakes';
 import { Api, ApiError, participationCsvUrl, transcriptUrl } from '../src/lib/api';
 import { ChatApp, parseHash, routeHash } from '../src/lib/chat.svelte';
 import type { Conversation, Flag, Message, User } from '../src/lib/types';
@@ -106,46 +107,6 @@ describe('Api oversight calls', () => {
 
 // --- the application state ------------------------------------------------------------------
 
-class FakeWS {
-  static last: FakeWS | null = null;
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(public url: string) {
-    FakeWS.last = this;
-  }
-  send(d: string) {
-    this.sent.push(JSON.parse(d));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  frame(f: unknown) {
-    this.onmessage?.({ data: JSON.stringify(f) });
-  }
-}
-
-type Route = (method: string, path: string, body: unknown) => { status: number; body?: unknown } | undefined;
-let calls: { method: string; path: string; body: unknown }[] = [];
-
-function serve(route: Route) {
-  calls = [];
-  vi.stubGlobal('fetch', async (url: string, init: RequestInit = {}) => {
-    const path = url.replace(/^\/api\/v1/, '');
-    const body = init.body ? JSON.parse(String(init.body)) : undefined;
-    const method = init.method ?? 'GET';
-    calls.push({ method, path, body });
-    const r = route(method, path, body) ?? { status: 404, body: { error: { code: 'not_found', message: `no route ${method} ${path}` } } };
-    return new Response(r.body === undefined ? null : JSON.stringify(r.body), { status: r.status });
-  });
-}
-
-async function flush() {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
-}
 
 let infoSession: typeof lecture | null = null;
 let openFlags: Flag[] = [];
