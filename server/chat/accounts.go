@@ -207,15 +207,22 @@ func (s *Service) Register(ctx context.Context, username, password, displayName,
 	return s.createAccount(ctx, username, password, displayName, model.RoleUser)
 }
 
-func (s *Service) createAccount(ctx context.Context, username, password, displayName, role string) (model.User, error) {
+// accountNames normalizes a username and a display name (the username when empty).
+func accountNames(username, displayName string) (string, string, error) {
 	username, err := NormalizeUsername(username)
 	if err != nil {
-		return model.User{}, err
+		return "", "", err
 	}
 	if displayName == "" {
 		displayName = username
 	}
-	if displayName, err = NormalizeName("display_name", displayName); err != nil {
+	displayName, err = NormalizeName("display_name", displayName)
+	return username, displayName, err
+}
+
+func (s *Service) createAccount(ctx context.Context, username, password, displayName, role string) (model.User, error) {
+	username, displayName, err := accountNames(username, displayName)
+	if err != nil {
 		return model.User{}, err
 	}
 	switch role {
@@ -300,14 +307,8 @@ func (s *Service) CreateUserCLI(ctx context.Context, username, password, display
 
 // SetupFirstAdmin creates the first admin and names the class, once.
 func (s *Service) SetupFirstAdmin(ctx context.Context, className, username, displayName, password string) (model.User, error) {
-	username, err := NormalizeUsername(username)
+	username, displayName, err := accountNames(username, displayName)
 	if err != nil {
-		return model.User{}, err
-	}
-	if displayName == "" {
-		displayName = username
-	}
-	if displayName, err = NormalizeName("display_name", displayName); err != nil {
 		return model.User{}, err
 	}
 	if className, err = NormalizeName("class name", className); err != nil {

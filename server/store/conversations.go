@@ -246,20 +246,7 @@ func (s *Store) Members(ctx context.Context, convID int64) ([]*model.Member, err
 
 // MemberIDs lists the user ids of a conversation's members.
 func (s *Store) MemberIDs(ctx context.Context, convID int64) ([]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT user_id FROM conversation_members WHERE conversation_id = ?`, convID)
-	if err != nil {
-		return nil, fmt.Errorf("store: member ids: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return s.queryIDs(ctx, "member ids", `SELECT user_id FROM conversation_members WHERE conversation_id = ?`, convID)
 }
 
 // AddMember adds userID to convID (an active user) and returns the membership.
@@ -318,18 +305,5 @@ func (s *Store) SetRead(ctx context.Context, userID, convID, seq int64) error {
 
 // AutoJoinConversations lists the ids of the conversations every new account joins.
 func (s *Store) AutoJoinConversations(ctx context.Context) ([]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM conversations WHERE auto_join = 1 ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("store: auto-join conversations: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return s.queryIDs(ctx, "auto-join conversations", `SELECT id FROM conversations WHERE auto_join = 1 ORDER BY id`)
 }

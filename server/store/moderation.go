@@ -434,18 +434,5 @@ func (s *Store) Pins(ctx context.Context, convID int64) ([]model.Message, error)
 
 // GroupConversationIDs lists every group conversation (announcements go there).
 func (s *Store) GroupConversationIDs(ctx context.Context) ([]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM conversations WHERE kind = 'group' ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("store: group conversations: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return s.queryIDs(ctx, "group conversations", `SELECT id FROM conversations WHERE kind = 'group' ORDER BY id`)
 }

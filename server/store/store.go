@@ -243,6 +243,24 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	return nil
 }
 
+// queryIDs runs a read query whose rows are single integer ids.
+func (s *Store) queryIDs(ctx context.Context, what, query string, args ...any) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 func now() int64 { return time.Now().UnixMilli() }
 
 func boolInt(b bool) int {
