@@ -313,16 +313,22 @@ func WriteTranscript(w io.Writer, t Transcript, format string) error {
 // writeTranscriptRows writes one transcript CSV row per message of one conversation.
 func writeTranscriptRows(cw *csv.Writer, convName string, msgs []model.Message) error {
 	for _, m := range msgs {
-		if err := cw.Write([]string{
-			strconv.FormatInt(m.ConversationID, 10), CSVSafe(convName), strconv.FormatInt(m.Seq, 10),
-			strconv.FormatInt(m.ID, 10), m.CreatedAt.UTC().Format(model.TimeLayout),
-			strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, CSVSafe(m.Sender.DisplayName), m.Sender.Role,
-			CSVSafe(m.Body), strconv.FormatBool(m.Deleted),
-		}); err != nil {
+		if err := cw.Write(TranscriptCSVRow(convName, m)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// TranscriptCSVRow is one message as a row under TranscriptCSVHeader, with
+// formulas defused; `teamchat export --format csv` writes the same rows.
+func TranscriptCSVRow(convName string, m model.Message) []string {
+	return []string{
+		strconv.FormatInt(m.ConversationID, 10), CSVSafe(convName), strconv.FormatInt(m.Seq, 10),
+		strconv.FormatInt(m.ID, 10), m.CreatedAt.UTC().Format(model.TimeLayout),
+		strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, CSVSafe(m.Sender.DisplayName), m.Sender.Role,
+		CSVSafe(m.Body), strconv.FormatBool(m.Deleted),
+	}
 }
 
 func writeIndented(w io.Writer, v any) error {

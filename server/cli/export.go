@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
+	"teamchat/server/chat"
 	"teamchat/server/model"
 	"teamchat/server/store"
 )
@@ -121,10 +121,6 @@ func ExportJSON(ctx context.Context, st *store.Store, convID int64, w io.Writer)
 	return enc.Encode(out)
 }
 
-// CSVHeader is the first row of a CSV export.
-var CSVHeader = []string{"conversation_id", "conversation_name", "seq", "message_id", "created_at",
-	"sender_id", "sender_username", "sender_display_name", "sender_role", "body", "deleted"}
-
 // ExportCSV writes one row per message, in conversation and seq order.
 func ExportCSV(ctx context.Context, st *store.Store, convID int64, w io.Writer) error {
 	convs, err := exportConversations(ctx, st, convID)
@@ -136,28 +132,15 @@ func ExportCSV(ctx context.Context, st *store.Store, convID int64, w io.Writer) 
 		names[c.ID] = c.Name
 	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
+	if err := cw.Write(chat.TranscriptCSVHeader); err != nil {
 		return err
 	}
 	err = st.AllMessages(ctx, convID, func(m model.Message) error {
-		return cw.Write([]string{
-			strconv.FormatInt(m.ConversationID, 10), csvSafe(names[m.ConversationID]), strconv.FormatInt(m.Seq, 10),
-			strconv.FormatInt(m.ID, 10), m.CreatedAt.UTC().Format(model.TimeLayout),
-			strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, csvSafe(m.Sender.DisplayName), m.Sender.Role,
-			csvSafe(m.Body), strconv.FormatBool(m.Deleted),
-		})
+		return cw.Write(chat.TranscriptCSVRow(names[m.ConversationID], m))
 	})
 	if err != nil {
 		return err
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// csvSafe defuses spreadsheet formulas (a cell starting with = + - @ is shown as text).
-func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
-		return "'" + s
-	}
-	return s
 }
