@@ -94,7 +94,10 @@ bench:
 	@echo "== building the server and the load command"
 	$(GO) build -o bin/teamchat-bench-server .
 	$(GO) build -o bin/loadtest ./server/cmd/loadtest
+	$(GO) build -o bin/searchbench ./server/cmd/searchbench
 	./bin/loadtest -server ./bin/teamchat-bench-server
+	@echo "== full-text search over 1,000,000 stored messages"
+	./bin/searchbench -messages 1000000 -data bin/bench-data/search
 
 ## fuzz: longer fuzz runs
 fuzz:

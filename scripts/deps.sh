@@ -6,7 +6,7 @@ pkgs=(
   xvfb xauth imagemagick xdotool                                  # desktop window under Xvfb, screenshots, typing
   chromium                                                        # web client end-to-end tests
   iproute2 avahi-utils avahi-daemon dbus                          # mDNS tests in network namespaces
-  fonts-dejavu-core                                               # readable screenshots
+  fonts-dejavu-core fonts-noto-color-emoji                        # readable screenshots (emoji reactions too)
   curl python3                                                    # test scripts
 )
 missing=()

@@ -11,6 +11,12 @@
 #     and TXT records.
 #  3. Client mode (`teamchat join`) under Xvfb in B lists the class (screenshot)
 #     and opens it.
+#  4. The same class with --tls announces tls=1 fp=<certificate SHA-256>; client
+#     mode in B opens it through its pinned proxy (screenshot
+#     desktop-join-tls.png; the connection B→A:8080 and the proxy are checked).
+#  5. A's veth address changes under the announcing server (sleep, new DHCP
+#     lease): within 30 s discover and avahi-browse in B see only the new
+#     address; the delay is printed as a FIGURE line.
 #
 # mDNS runs only inside the namespaces created here, never on the machine's
 # own interfaces. Needs root (namespaces), Xvfb, xdotool, ImageMagick, avahi,
@@ -466,12 +472,14 @@ if [ $NS_OK = 1 ]; then
 fi
 EXPECT_ID=$(python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True); print(c.execute("select value from settings where key=\"installation_id\"").fetchone()[0])' "$NSDATA/teamchat.db" 2>/dev/null)
 
-# check_entry JSON-LINES-FILE WHAT: our browser's output has the class with
-# the expected name, host, address, port and TXT.
+# check_json JSON-LINES-FILE [HOST IP [FP [GONE-IP]]]: our browser's output has
+# the class with the expected name, host (default $HOSTNAME_A.local), address
+# (default $IP_A), port and TXT; with FP, TXT fp= is FP; with GONE-IP, that
+# address is no longer listed.
 check_json() {
-	python3 - "$1" "$EXPECT_NAME" "$HOSTNAME_A.local" "$IP_A" 8080 "$EXPECT_ID" <<'PY'
+	python3 - "$1" "$EXPECT_NAME" "${2:-$HOSTNAME_A.local}" "${3:-$IP_A}" 8080 "$EXPECT_ID" "${4:-}" "${5:-}" <<'PY'
 import json, sys
-path, name, host, ip, port, want_id = sys.argv[1:7]
+path, name, host, ip, port, want_id, want_fp, gone = sys.argv[1:9]
 found = [json.loads(l) for l in open(path) if l.strip()]
 mine = [e for e in found if e.get("host") == host]
 if not mine:
@@ -484,11 +492,15 @@ for key, want in (("name", name), ("instance", name), ("port", int(port)), ("v",
         problems.append("%s=%r, want %r" % (key, e.get(key), want))
 if ip not in e.get("addrs", []):
     problems.append("addrs=%r lacks %s" % (e.get("addrs"), ip))
+if gone and gone in e.get("addrs", []):
+    problems.append("addrs=%r still lists %s" % (e.get("addrs"), gone))
+if want_fp and e.get("fp") != want_fp:
+    problems.append("fp=%r, want %r" % (e.get("fp"), want_fp))
 if not want_id:
     problems.append("could not read the installation id from the database")
 if problems:
     sys.exit("; ".join(problems))
-print("%s at %s:%s id=%s" % (e["name"], ip, port, e["id"]))
+print("%s at %s:%s id=%s%s" % (e["name"], ip, port, e["id"], " fp=" + e["fp"][:16] + "…" if want_fp else ""))
 PY
 }
 
@@ -509,12 +521,9 @@ test_discover() {
 
 # avahi runs in B with its own system bus in a private mount namespace (so it
 # never meets the machine's dbus or avahi), browsing on the veth only and
-# publishing nothing.
-test_avahi() {
-	if [ $SERVE_OK != 1 ]; then
-		fail "avahi-browse: not tried, no server announces in $NS_A"
-		return
-	fi
+# publishing nothing. avahi_browse IP: a fresh daemon browses until a resolved
+# record with address IP appears (25 s at most); the records go to avahi.out.
+avahi_browse() {
 	cat >"$WORK/avahi.conf" <<EOF
 [server]
 use-ipv4=yes
@@ -543,11 +552,16 @@ EOF
 		kill "$avahi" "$(cat /run/dbus/test.pid)"
 		wait "$avahi"
 		true
-	' sh "$RUN" "$WORK" "$IP_A"
-	local msg
-	if msg=$(python3 - "$WORK/avahi.out" "$EXPECT_NAME" "$HOSTNAME_A.local" "$IP_A" 8080 "$EXPECT_ID" 2>&1 <<'PY'
+	' sh "$RUN" "$WORK" "$1"
+}
+
+# check_avahi HOST IP [TXT...]: avahi.out has the class from HOST at IP with
+# the expected name, port and TXT (v, path, name, id and the extra TXT given).
+check_avahi() {
+	python3 - "$WORK/avahi.out" "$EXPECT_NAME" "$1" "$2" 8080 "$EXPECT_ID" "${@:3}" <<'PY'
 import re, sys
 path, name, host, ip, port, want_id = sys.argv[1:7]
+extra = sys.argv[7:]
 def unescape(s):  # avahi-browse -p escapes as \DDD (decimal) and \X
     return re.sub(rb"\\(\d{3}|.)", lambda m: bytes([int(m.group(1))]) if m.group(1).isdigit() else m.group(1),
                   s.encode()).decode()
@@ -563,12 +577,21 @@ if unescape(r[3]) != name: problems.append("instance %r, want %r" % (unescape(r[
 if r[4] != "_teamchat._tcp": problems.append("type %r" % r[4])
 if r[6] != host: problems.append("host %r, want %r" % (r[6], host))
 if r[8] != port: problems.append("port %r, want %s" % (r[8], port))
-for want in ("v=1", "path=/", "name=" + name, "id=" + want_id):
+for want in ["v=1", "path=/", "name=" + name, "id=" + want_id] + extra:
     if want not in txt: problems.append("TXT lacks %r (has %r)" % (want, sorted(txt)))
 if problems: sys.exit("; ".join(problems))
 print("%s on %s (%s:%s) TXT %s" % (unescape(r[3]), r[6], ip, port, " ".join(sorted(txt))))
 PY
-	); then
+}
+
+test_avahi() {
+	if [ $SERVE_OK != 1 ]; then
+		fail "avahi-browse: not tried, no server announces in $NS_A"
+		return
+	fi
+	avahi_browse "$IP_A"
+	local msg
+	if msg=$(check_avahi "$HOSTNAME_A.local" "$IP_A" 2>&1); then
 		pass "avahi-browse in $NS_B sees the same class: $msg"
 	else
 		fail "avahi-browse in $NS_B: $msg"
@@ -686,4 +709,197 @@ test_join() {
 }
 test_join
 
+# ---- 4. a class over TLS, opened through the pinned proxy -------------------
+
+# The same class now serves with --tls (HTTPS and HTTP on one port, every
+# address of A) and announces TXT tls=1 fp=<SHA-256 of its certificate>.
+# Client mode in B must open it through its local proxy that trusts only that
+# fingerprint. (A mismatched fingerprint is refused by the Go tests
+# TestPinnedProxyToATLSClass and TestJoinOpensPinnedClassThroughProxy.)
+echo "== TLS class and pinned client mode ($NS_A, --tls)"
+HOSTNAME_T=tc-tls-$RUN
+TLS_LOG=$WORK/serve-tls.log
+TLS_OK=0
+TLS_PID=
+FP=
+start_tls_server() {
+	if [ $NS_OK != 1 ]; then
+		fail "TLS server: not tried, no namespaces"
+		return
+	fi
+	if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
+		kill -TERM "$SRV_PID"
+		wait_exit "$SRV_PID" 30 || kill -9 "$SRV_PID"
+	fi
+	ip netns exec "$NS_A" unshare --uts sh -c 'hostname "$1" && exec "$2" serve --tls --addr 0.0.0.0:8080 --data "$3"' \
+		sh "$HOSTNAME_T" "$BIN" "$NSDATA" >"$TLS_LOG" 2>&1 &
+	TLS_PID=$!
+	PIDS+=("$TLS_PID")
+	if ! wait_until 30 log_has "$TLS_LOG" 'msg="announced on the LAN"'; then
+		fail "the --tls server in $NS_A did not announce"
+		tail_log "$TLS_LOG"
+		return
+	fi
+	FP=$(sed -n 's/.*msg="TLS on the same port" fingerprint=\([0-9a-f]\{64\}\).*/\1/p' "$TLS_LOG" | head -1)
+	if [ -z "$FP" ]; then
+		fail "the --tls server logged no certificate fingerprint"
+		tail_log "$TLS_LOG"
+		return
+	fi
+	local out=$WORK/discover-tls.jsonl msg
+	ip netns exec "$NS_B" "$BIN" discover --json --timeout 5s >"$out" 2>"$WORK/discover-tls.err"
+	if ! msg=$(check_json "$out" "$HOSTNAME_T.local" "$IP_A" "$FP" 2>&1); then
+		fail "teamchat discover --json in $NS_B (TLS class): $msg"
+		return
+	fi
+	TLS_OK=1
+	pass "the --tls server in $NS_A announces its certificate; discover in $NS_B reads it: $msg"
+}
+
+test_join_tls() {
+	if [ $TLS_OK != 1 ]; then
+		fail "pinned join: not tried, no TLS class announces in $NS_A"
+		return
+	fi
+	local log=$WORK/join-tls.log pid via port body
+	ip netns exec "$NS_B" env DISPLAY=:"$DISP" "$BIN" join >"$log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	if ! wait_until 30 log_has "$log" "msg=\"class found\" name=\"$EXPECT_NAME\" host=$HOSTNAME_T.local addrs=$IP_A" ||
+		! wait_until 20 log_has "$log" 'msg="window lists classes" count=1'; then
+		fail "pinned join: the window was not given the TLS class"
+		tail_log "$log"
+		return
+	fi
+	if ! stable_shot "$WORK/join-tls-list.png" 15; then
+		fail "pinned join: the class list never showed a stable picture"
+		return
+	fi
+	DISPLAY=:$DISP xdotool windowfocus --sync "$(window_of "$pid")" key Tab key Return
+	if ! wait_until 15 log_has "$log" "msg=\"opening class over pinned TLS\" url=https://$IP_A:8080 fingerprint=$FP via=http://127.0.0.1:"; then
+		fail "pinned join: Open did not go through the pinned proxy"
+		tail_log "$log"
+		return
+	fi
+	via=$(sed -n 's/.*msg="opening class over pinned TLS".* via=\(http:[^ ]*\).*/\1/p' "$log" | tail -1)
+	if ! stable_shot "$WORK/join-tls.png" 30 "$WORK/join-tls-list.png"; then
+		fail "pinned join: the window did not settle on the class's page after opening $via"
+		tail_log "$log"
+		return
+	fi
+	cp "$WORK/join-tls.png" docs/screenshots/desktop-join-tls.png
+	if log_has "$log" 'msg=proxy'; then
+		fail "pinned join: the proxy reported an error: $(grep -m1 'msg=proxy' "$log")"
+		return
+	fi
+	# The window's page came over the pinned TLS hop: the proxy (inside the
+	# join process) holds a connection to A's port, and serves the class.
+	port=${via#http://127.0.0.1:}
+	port=${port%/}
+	if ! ip netns exec "$NS_B" ss -Htnp state established "( dport = :8080 )" 2>/dev/null | grep "$IP_A:8080" | grep -q "pid=$pid,"; then
+		fail "pinned join: the join process holds no connection to $IP_A:8080"
+		return
+	fi
+	# (the server listens on every address: IPv4 peers show as [::ffff:a.b.c.d])
+	if ! ip netns exec "$NS_A" ss -Htn state established "( sport = :8080 )" 2>/dev/null | grep -Eq "[[:space:]](\[::ffff:)?$IP_B\]?:"; then
+		fail "pinned join: the server in $NS_A sees no connection from $IP_B"
+		ip netns exec "$NS_A" ss -Htna 2>&1 | sed 's/^/  A| /'
+		ip netns exec "$NS_B" ss -Htnap 2>&1 | sed 's/^/  B| /'
+		return
+	fi
+	body=$(ip netns exec "$NS_B" curl -fsS --max-time 5 "http://127.0.0.1:$port/api/v1/info" 2>&1)
+	if ! printf '%s' "$body" | grep -q "\"name\":\"$EXPECT_NAME\""; then
+		fail "pinned join: the window's proxy does not serve the class: $body"
+		return
+	fi
+	pass "Open on the TLS class loads it through the pinned proxy $via (fingerprint ${FP:0:16}…; $IP_B→$IP_A:8080 established; /api/v1/info through it names \"$EXPECT_NAME\") (docs/screenshots/desktop-join-tls.png)"
+	kill -TERM "$pid"
+	if ! wait_exit "$pid" 20 || [ "$EXIT_CODE" != 0 ]; then
+		fail "pinned join: SIGTERM did not close client mode cleanly (exit ${EXIT_CODE:-timeout})"
+		return
+	fi
+}
+
+# ---- 5. the host's address changes while it announces ----------------------
+
+# A laptop that sleeps or gets a new DHCP lease: A's veth address changes under
+# the running server. The server looks at its addresses every 10 s and, on a
+# change, says goodbye and announces again; B must see the new address.
+IP_A2=$NET.7
+test_readdress() {
+	if [ $TLS_OK != 1 ] || ! kill -0 "$TLS_PID" 2>/dev/null; then
+		fail "address change: not tried, no server announces in $NS_A"
+		return
+	fi
+	local out=$WORK/readdress.jsonl t0 secs found=0 end msg
+	t0=$(date +%s.%N)
+	if ! { ip -n "$NS_A" addr del "$IP_A/24" dev "$VETH_A" && ip -n "$NS_A" addr add "$IP_A2/24" dev "$VETH_A"; } 2>"$WORK/readdress.err"; then
+		fail "address change: ip addr: $(cat "$WORK/readdress.err")"
+		return
+	fi
+	note "$NS_A: $VETH_A $IP_A → $IP_A2"
+	end=$((SECONDS + 30))
+	while [ $SECONDS -lt $end ]; do
+		ip netns exec "$NS_B" "$BIN" discover --json --timeout 2s >"$out" 2>/dev/null
+		if check_json "$out" "$HOSTNAME_T.local" "$IP_A2" "$FP" "$IP_A" >/dev/null 2>&1; then
+			found=1
+			break
+		fi
+	done
+	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	if [ $found != 1 ]; then
+		fail "address change: teamchat discover in $NS_B did not report $IP_A2 within 30 s: $(check_json "$out" "$HOSTNAME_T.local" "$IP_A2" "$FP" "$IP_A" 2>&1)"
+		tail_log "$TLS_LOG" 8
+		return
+	fi
+	if ! log_has "$TLS_LOG" 'msg="network addresses changed; announcing the class again"'; then
+		fail "address change: the server did not log its re-announcement"
+		tail_log "$TLS_LOG" 8
+		return
+	fi
+	msg=$(check_json "$out" "$HOSTNAME_T.local" "$IP_A2" "$FP" "$IP_A")
+	pass "address change: teamchat discover in $NS_B reports the new address after ${secs} s (limit 30 s): $msg"
+	local ts noticed
+	ts=$(sed -n 's/^time=\([^ ]*\) .*msg="network addresses changed; announcing the class again".*/\1/p' "$TLS_LOG" | head -1)
+	noticed=$(awk -v a="$t0" -v b="$(date -d "$ts" +%s.%N 2>/dev/null)" 'BEGIN { if (b == "") print "?"; else printf "%.1f", b - a }')
+	echo "FIGURE: re-announcement seen by teamchat discover in $NS_B ${secs} s after the address change (server noticed it after ${noticed} s; watch interval 10 s, discover polls of 2 s)"
+
+	t0=$(date +%s.%N)
+	avahi_browse "$IP_A2"
+	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	if ! msg=$(check_avahi "$HOSTNAME_T.local" "$IP_A2" tls=1 "fp=$FP" 2>&1); then
+		fail "address change: avahi-browse in $NS_B: $msg"
+		tail_log "$WORK/avahi.log" 8
+		return
+	fi
+	if grep -q "^=.*;$IP_A;" "$WORK/avahi.out"; then
+		fail "address change: avahi-browse still resolves the old address $IP_A"
+		return
+	fi
+	pass "address change: avahi-browse in $NS_B resolves only the new address ($secs s): $msg"
+	if ! wait_until 20 ip netns exec "$NS_B" curl -fsS --max-time 2 "http://$IP_A2:8080/healthz"; then
+		fail "address change: the class does not answer at http://$IP_A2:8080/healthz"
+		return
+	fi
+	pass "address change: the class answers at its new address http://$IP_A2:8080/healthz"
+}
+
+stop_tls_server() {
+	[ -n "$TLS_PID" ] || return
+	kill -TERM "$TLS_PID"
+	if ! wait_exit "$TLS_PID" 30 || [ "$EXIT_CODE" != 0 ]; then
+		fail "the --tls server in $NS_A did not stop cleanly (exit ${EXIT_CODE:-timeout})"
+		tail_log "$TLS_LOG"
+		return
+	fi
+	pass "the --tls server stops cleanly after re-announcing"
+}
+
+start_tls_server
+test_join_tls
+echo "== address change in $NS_A while announcing"
+test_readdress
+stop_tls_server
+
 [ $FAILED = 0 ]
+

@@ -26,6 +26,7 @@ import (
 	"teamchat/server/chat"
 	"teamchat/server/config"
 	"teamchat/server/discovery"
+	"teamchat/server/files"
 	"teamchat/server/model"
 	"teamchat/server/realtime"
 	"teamchat/server/store"
@@ -95,9 +96,13 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	blobs, err := files.New(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	s.hub = realtime.NewHub()
 	s.chat = chat.New(s.store, s.hub, auth.NewTokens(secret, kv[store.SettingInstallID]), log,
-		chat.Options{MsgRate: cfg.MsgRate, MsgBurst: cfg.MsgBurst, BcryptCost: cfg.BcryptCost})
+		chat.Options{MsgRate: cfg.MsgRate, MsgBurst: cfg.MsgBurst, BcryptCost: cfg.BcryptCost, Files: blobs})
 	s.api = api.New(s.ctx, s.chat, log, cfg, frontend.Assets(), s)
 	ok = true
 	return s, nil
@@ -217,10 +222,12 @@ func (s *Server) Start() error {
 		set, err := s.chat.Settings(s.ctx)
 		id, _ := s.chat.InstallationID(s.ctx)
 		if err == nil {
-			s.mdns, err = discovery.Announce(discovery.Announcement{Instance: set.Name, Port: s.Port(), Name: set.Name, ID: id, Fingerprint: s.fp})
+			// Re-announced when the host's addresses change (sleep, new DHCP lease).
+			s.mdns, err = discovery.AnnounceWatching(discovery.Announcement{Instance: set.Name, Port: s.Port(), Name: set.Name, ID: id, Fingerprint: s.fp},
+				discovery.WatchEvery, s.log)
 		}
 		if err != nil {
-			s.log.Warn("mDNS announcement failed; students can still type the URL", "err", err)
+			s.log.Warn("mDNS announcement failed (retried when the network changes); students can still type the URL", "err", err)
 		} else {
 			s.log.Info("announced on the LAN", "service", "_teamchat._tcp", "name", set.Name)
 		}

@@ -123,6 +123,8 @@ func (a *API) routes() []route {
 	}
 	rt = append(rt, a.exportRoutes()...)
 	rt = append(rt, a.sessionRoutes()...)
+	rt = append(rt, a.attachmentRoutes()...)
+	rt = append(rt, a.featureRoutes()...)
 	return rt
 }
 
@@ -182,7 +184,7 @@ func (a *API) middleware(mux *http.ServeMux) http.Handler {
 			return
 		}
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+			r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(r)) // MaxBody; uploads: attachments.go
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			if _, pattern := mux.Handler(r); pattern == "" {

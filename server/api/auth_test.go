@@ -197,6 +197,7 @@ func TestJWTForgeryIsRefused(t *testing.T) {
 func TestRefreshRotationAndReuse(t *testing.T) {
 	env := servertest.Start(t)
 	env.AddUser("stu", "user")
+	admin := env.AddUser("prof", "admin")
 	login := env.Anon().Must(200, "POST", "/api/v1/auth/token", map[string]any{"username": "stu", "password": servertest.Password}).JSON()
 	if login["token_type"] != "Bearer" || login["expires_in"].(float64) != 3600 {
 		t.Fatalf("token answer: %v", login)
@@ -210,6 +211,11 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	// R1 again: refused, and R2 (same family) dies with it.
 	env.Anon().Must(401, "POST", "/api/v1/auth/refresh", map[string]any{"refresh_token": r1})
 	env.Anon().Must(401, "POST", "/api/v1/auth/refresh", map[string]any{"refresh_token": r2})
+	// Each revoked token presented (R1, then R2 of the revoked family) is in the audit log; the actor is the system (null).
+	entries := admin.Must(200, "GET", "/api/v1/audit?action=token.reuse", nil).JSON()["entries"].([]any)
+	if len(entries) != 2 || entries[0].(map[string]any)["actor"] != nil || entries[0].(map[string]any)["details"].(map[string]any)["username"] != "stu" {
+		t.Errorf("audit entries for the reuse: %v", entries)
+	}
 	// A second login is a separate family and still works.
 	other := env.Anon().Must(200, "POST", "/api/v1/auth/token", map[string]any{"username": "stu", "password": servertest.Password}).JSON()
 	p3 := env.Anon().Must(200, "POST", "/api/v1/auth/refresh", map[string]any{"refresh_token": other["refresh_token"]}).JSON()

@@ -92,6 +92,11 @@ func ErrorStatus(err error) (int, string, string) {
 			msg = "already exists"
 		}
 		return http.StatusConflict, "conflict", msg
+	case errors.Is(err, model.ErrTooLarge):
+		if de == nil {
+			msg = "too large"
+		}
+		return http.StatusRequestEntityTooLarge, "too_large", msg
 	case errors.Is(err, model.ErrRateLimited):
 		return http.StatusTooManyRequests, "rate_limited", msg
 	case errors.Is(err, model.ErrUnavailable):

@@ -430,7 +430,7 @@ func TestTranscriptExport(t *testing.T) {
 		if err != nil || len(recs) != len(want)+1 {
 			t.Fatalf("csv (%v): %d rows, want %d", err, len(recs)-1, len(want))
 		}
-		if strings.Join(recs[0], ",") != "conversation_id,conversation_name,seq,message_id,created_at,sender_id,sender_username,sender_display_name,sender_role,body,deleted" {
+		if strings.Join(recs[0], ",") != "conversation_id,conversation_name,seq,message_id,created_at,sender_id,sender_username,sender_display_name,sender_role,body,deleted,edited_at,reply_to_seq,attachments,reactions" {
 			t.Errorf("csv header %v", recs[0])
 		}
 		safe := func(s string) string {
@@ -441,7 +441,8 @@ func TestTranscriptExport(t *testing.T) {
 		}
 		for i, m := range want {
 			row := []string{strconv.FormatInt(c.g1, 10), "'-Group One", strconv.FormatInt(m.Seq, 10), strconv.FormatInt(m.ID, 10), m.CreatedAt,
-				strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, safe(m.Sender.DisplayName), m.Sender.Role, safe(m.Body), strconv.FormatBool(m.Deleted)}
+				strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, safe(m.Sender.DisplayName), m.Sender.Role, safe(m.Body), strconv.FormatBool(m.Deleted),
+				"", "", "", ""} // edited_at, reply_to_seq, attachments, reactions (TestTranscriptShowsEverydayFeatures)
 			if !reflect.DeepEqual(recs[i+1], row) {
 				t.Errorf("csv row %d: %q, want %q", i+1, recs[i+1], row)
 			}

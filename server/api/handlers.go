@@ -27,7 +27,8 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": set.Name, "id": id, "version": a.version,
 		"registration": set.Registration, "guest_access": set.GuestAccess, "paused": set.Paused,
-		"session": a.currentClassSession(r), // sessions.go
+		"session":             a.currentClassSession(r), // sessions.go
+		"edit_window_minutes": set.EditWindowMinutes, "max_upload_mib": set.MaxUploadMiB,
 	})
 }
 
@@ -516,13 +517,16 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request, c caller) erro
 		return err
 	}
 	var in struct {
-		Body     string `json:"body"`
-		ClientID string `json:"client_id"`
+		Body          string  `json:"body"`
+		ClientID      string  `json:"client_id"`
+		ReplyTo       int64   `json:"reply_to"`
+		AttachmentIDs []int64 `json:"attachment_ids"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	m, created, err := a.chat.Post(r.Context(), c.user, id, in.ClientID, in.Body)
+	m, created, err := a.chat.Post(r.Context(), c.user, id, chat.Draft{ClientID: in.ClientID, Body: in.Body,
+		ReplyTo: in.ReplyTo, AttachmentIDs: in.AttachmentIDs})
 	if err != nil {
 		return err
 	}

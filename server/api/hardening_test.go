@@ -78,7 +78,8 @@ func TestStudentsCannotPassForStaff(t *testing.T) {
 	admin := env.AddUser("ada", "admin")
 	admin.Must(200, "PATCH", "/api/v1/me", map[string]any{"display_name": "Prof. Ada Lovelace"})
 	code := admin.Must(200, "GET", "/api/v1/settings", nil).JSON()["join_code"].(string)
-	for _, name := range []string{"Professor", "prof", "PROF.", "Admin", "Teacher", "prof.  ada LOVELACE", "Prof.\u200b Ada\u202e Lovelace", "ＰＲＯＦ．ＡＤＡ ＬＯＶＥＬＡＣＥ"} {
+	for _, name := range []string{"Professor", "prof", "PROF.", "Admin", "Teacher", "prof.  ada LOVELACE", "Prof.\u200b Ada\u202e Lovelace", "ＰＲＯＦ．ＡＤＡ ＬＯＶＥＬＡＣＥ",
+		"Рrоf. Аdа Lоvеlасе", "Ρrοf", "Pr0f", "Prôf. Ádá Lovelace", "ΤΕΑСΗΕR", "Аdmіn"} {
 		r := env.Anon().Do("POST", "/api/v1/auth/guest", map[string]any{"display_name": name, "join_code": code})
 		if r.Status != 400 || !strings.Contains(string(r.Body), "display_name") {
 			t.Errorf("guest %q: %d %s", name, r.Status, r.Body)

@@ -77,6 +77,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d%s", f.conv, suffix) }
 	}
 	fixed := func(p string) func(caseFixture) string { return func(caseFixture) string { return p } }
+	msgPath := func(suffix string) func(caseFixture) string {
+		return func(f caseFixture) string { return fmt.Sprintf("/api/v1/messages/%d%s", f.msg, suffix) }
+	}
 	none := func(string, caseFixture) any { return nil }
 	body := func(v any) func(string, caseFixture) any { return func(string, caseFixture) any { return v } }
 	n := 0
@@ -157,7 +160,28 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}, body: none, expect: adminOnly(200)},
 		"POST /api/v1/messages/{id}/report": {path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/messages/%d/report", f.msg) },
 			body: body(map[string]any{"reason": "rude"}), expect: convRoute(201, 201, 201)},
+		// Attachments: members upload to their conversations; readers of a message's conversation download.
+		"POST /api/v1/attachments": {path: func(f caseFixture) string {
+			return fmt.Sprintf("/api/v1/attachments?conversation_id=%d&name=notes.txt", f.conv)
+		}, body: body("some notes"), expect: convRoute(201, 201, 201)},
+		"GET /api/v1/attachments/{id}": {path: func(f caseFixture) string {
+			return fmt.Sprintf("/api/v1/attachments/%d", attachmentFixture(t, rs.clients["member"], f.conv))
+		}, body: none, expect: convRoute(200, 200, 200)},
+		"GET /api/v1/attachments/{id}/thumbnail": {path: func(f caseFixture) string {
+			return fmt.Sprintf("/api/v1/attachments/%d/thumbnail", attachmentFixture(t, rs.clients["member"], f.conv))
+		}, body: none, expect: convRoute(200, 200, 200)},
 		"GET /api/v1/flags": {path: fixed("/api/v1/flags?status=open"), body: none, expect: adminOnly(200)},
+		// Everyday features: the sender edits; readers react, read replies, mute notifications, search.
+		"PATCH /api/v1/messages/{id}": {path: msgPath(""), body: body(map[string]any{"body": "edited"}),
+			expect: map[string]int{"admin": 403, "owner": 403, "member": 200, "*": 404, "disabled": 401, "anon": 401}},
+		"GET /api/v1/messages/{id}/edits":                {path: msgPath("/edits"), body: none, expect: convRoute(200, 403, 403)},
+		"PUT /api/v1/messages/{id}/reactions/{emoji}":    {path: msgPath("/reactions/%F0%9F%91%8D"), body: none, expect: convRoute(200, 200, 200)},
+		"DELETE /api/v1/messages/{id}/reactions/{emoji}": {path: msgPath("/reactions/%F0%9F%91%8D"), body: none, expect: convRoute(200, 200, 200)},
+		"GET /api/v1/messages/{id}/replies":              {path: msgPath("/replies"), body: none, expect: convRoute(200, 200, 200)},
+		"GET /api/v1/mentions":                           {path: fixed("/api/v1/mentions"), body: none, expect: signedIn(200)},
+		"PUT /api/v1/conversations/{id}/notifications":   {path: conv("/notifications"), body: body(map[string]any{"muted": true}), expect: convRoute(204, 204, 204)},
+		"GET /api/v1/search":                             {path: fixed("/api/v1/search?q=hi"), body: none, expect: signedIn(200)},
+
 		"POST /api/v1/flags/{id}/resolve": {path: func(f caseFixture) string {
 			return fmt.Sprintf("/api/v1/flags/%d/resolve", reportFixture(t, rs.clients["member"], f.msg))
 		}, body: body(map[string]any{"note": "ok"}), expect: adminOnly(200)},

@@ -120,14 +120,15 @@ func checkSessionTranscript(t *testing.T, admin *servertest.Client, id int64, wa
 	if err != nil || len(recs) != total+1 {
 		t.Fatalf("csv (%v): %d rows, want %d\n%s", err, len(recs)-1, total, r.Body)
 	}
-	if strings.Join(recs[0], ",") != "conversation_id,conversation_name,seq,message_id,created_at,sender_id,sender_username,sender_display_name,sender_role,body,deleted" {
+	if strings.Join(recs[0], ",") != "conversation_id,conversation_name,seq,message_id,created_at,sender_id,sender_username,sender_display_name,sender_role,body,deleted,edited_at,reply_to_seq,attachments,reactions" {
 		t.Errorf("csv header %v", recs[0])
 	}
 	row := 1
 	for _, e := range want {
 		for _, m := range e.msgs {
 			w := []string{strconv.FormatInt(e.id, 10), csvSafeCell(e.name), strconv.FormatInt(m.Seq, 10), strconv.FormatInt(m.ID, 10), m.CreatedAt,
-				strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, csvSafeCell(m.Sender.DisplayName), m.Sender.Role, csvSafeCell(m.Body), strconv.FormatBool(m.Deleted)}
+				strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, csvSafeCell(m.Sender.DisplayName), m.Sender.Role, csvSafeCell(m.Body), strconv.FormatBool(m.Deleted),
+				"", "", "", ""} // edited_at, reply_to_seq, attachments, reactions: none in this class
 			if !reflect.DeepEqual(recs[row], w) {
 				t.Errorf("csv row %d: %q, want %q", row, recs[row], w)
 			}

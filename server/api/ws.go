@@ -112,7 +112,8 @@ func (b wsBackend) HandleFrame(ctx context.Context, c *realtime.Client, f realti
 			return
 		}
 		clientID := f.ClientID
-		err := b.svc.PostAsync(ctx, user, f.ConversationID, clientID, f.Body, func(res store.AppendResult) {
+		d := chat.Draft{ClientID: clientID, Body: f.Body, ReplyTo: f.ReplyTo, AttachmentIDs: f.AttachmentIDs}
+		err := b.svc.PostAsync(ctx, user, f.ConversationID, d, func(res store.AppendResult) {
 			if res.Err != nil {
 				frameError(c, res.Err, clientID)
 				return

@@ -113,6 +113,10 @@ func (t *Tokens) Issue(userID int64, role, typ string, epoch int64) (Issued, err
 	return Issued{Token: s, JTI: jti, ExpiresAt: now.Add(ttl)}, nil
 }
 
+// MaxClockStep is how far back the server's clock may step without signing
+// out the users whose tokens it issued just before.
+const MaxClockStep = 10 * time.Minute
+
 // ErrBadToken is any token that must be refused.
 var ErrBadToken = errors.New("invalid token")
 
@@ -129,7 +133,6 @@ func (t *Tokens) Verify(token, typ string) (Claims, int64, error) {
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
 		jwt.WithLeeway(leeway),
 		jwt.WithIssuer(t.issuer),
 		jwt.WithAudience("teamchat-"+typ),
@@ -141,6 +144,12 @@ func (t *Tokens) Verify(token, typ string) (Claims, int64, error) {
 	}
 	if c.Typ != typ || c.ID == "" || c.IssuedAt == nil {
 		return c, 0, ErrBadToken
+	}
+	// Issued in the future: a forgery or a clock that stepped back. Tokens
+	// this server issued just before its clock stepped back by up to
+	// MaxClockStep stay valid (F11); beyond that they are refused.
+	if c.IssuedAt.Time.After(t.now().Add(MaxClockStep)) {
+		return c, 0, fmt.Errorf("%w: issued in the future", ErrBadToken)
 	}
 	id, err := strconv.ParseInt(c.Subject, 10, 64)
 	if err != nil || id <= 0 {

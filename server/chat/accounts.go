@@ -73,6 +73,10 @@ func (s *Service) Settings(ctx context.Context) (model.Settings, error) {
 		Paused:        kv[store.SettingPaused] == "true",
 		DMPolicy:      dm,
 		FlagWords:     flagWordsOf(kv[store.SettingFlagWords]),
+
+		EditWindowMinutes: settingInt(kv, SettingEditWindow, model.DefaultEditWindowMinutes),
+		MaxUploadMiB:      settingInt(kv, SettingMaxUpload, model.DefaultMaxUploadMiB),
+		UploadQuotaMiB:    settingInt(kv, SettingUploadQuota, model.DefaultUploadQuotaMiB),
 	}, nil
 }
 
@@ -93,6 +97,10 @@ type SettingsPatch struct {
 	Paused         *bool     `json:"paused"`
 	DMPolicy       *string   `json:"dm_policy"`
 	FlagWords      *[]string `json:"flag_words"`
+
+	EditWindowMinutes *int `json:"edit_window_minutes"`
+	MaxUploadMiB      *int `json:"max_upload_mib"`
+	UploadQuotaMiB    *int `json:"upload_quota_mib"`
 }
 
 // UpdateSettings changes class settings (admins only).
@@ -139,6 +147,9 @@ func (s *Service) UpdateSettings(ctx context.Context, actor model.User, p Settin
 		return model.Settings{}, err
 	}
 	if err := flagSettings(p, kv); err != nil { // flags.go
+		return model.Settings{}, err
+	}
+	if err := featureSettings(p, kv); err != nil { // features.go
 		return model.Settings{}, err
 	}
 	before, err := s.st.Settings(ctx)
@@ -504,6 +515,10 @@ func (s *Service) Refresh(ctx context.Context, token string) (TokenPair, error) 
 	}
 	pair, err := s.issue(ctx, u, c.ID)
 	if err != nil {
+		if errors.Is(err, store.ErrRefreshReused) {
+			s.log.Warn("refresh token reused: its family is revoked", "user_id", uid)
+			s.audit(ctx, nil, AuditTokenReuse, "user", uid, map[string]any{"username": u.Username})
+		}
 		if errors.Is(err, model.ErrUnauthorized) {
 			s.log.Warn("refresh token rejected (revoked, expired or reused)", "user_id", uid)
 			return TokenPair{}, errBadToken

@@ -28,6 +28,7 @@ const (
 	AuditMessagePin         = "message.pin"
 	AuditMessageUnpin       = "message.unpin"
 	AuditAnnouncementPost   = "announcement.post"
+	AuditTokenReuse         = "token.reuse" // a rotated refresh token came back: its family was revoked
 )
 
 // Limits of the moderation actions.

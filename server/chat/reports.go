@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"strconv"
@@ -287,7 +288,8 @@ func (s *Service) Transcript(ctx context.Context, actor model.User, convID int64
 
 // TranscriptCSVHeader is the first row of a transcript CSV: the columns of `teamchat export --format csv`.
 var TranscriptCSVHeader = []string{"conversation_id", "conversation_name", "seq", "message_id", "created_at",
-	"sender_id", "sender_username", "sender_display_name", "sender_role", "body", "deleted"}
+	"sender_id", "sender_username", "sender_display_name", "sender_role", "body", "deleted",
+	"edited_at", "reply_to_seq", "attachments", "reactions"}
 
 // WriteTranscript writes the transcript as json, csv or a printable html page.
 func WriteTranscript(w io.Writer, t Transcript, format string) error {
@@ -328,7 +330,46 @@ func TranscriptCSVRow(convName string, m model.Message) []string {
 		strconv.FormatInt(m.ID, 10), m.CreatedAt.UTC().Format(model.TimeLayout),
 		strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, CSVSafe(m.Sender.DisplayName), m.Sender.Role,
 		CSVSafe(m.Body), strconv.FormatBool(m.Deleted),
+		editedAt(m), replySeq(m), CSVSafe(attachmentNames(m)), CSVSafe(reactionSummary(m)),
 	}
+}
+
+func editedAt(m model.Message) string {
+	if m.EditedAt == nil {
+		return ""
+	}
+	return m.EditedAt.UTC().Format(model.TimeLayout)
+}
+
+func replySeq(m model.Message) string {
+	if m.ReplyTo == nil {
+		return ""
+	}
+	return strconv.FormatInt(m.ReplyTo.Seq, 10)
+}
+
+// attachmentNames lists a message's files as "name (size bytes)", "; "-separated.
+func attachmentNames(m model.Message) string {
+	var b strings.Builder
+	for i, a := range m.Attachments {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s (%d bytes)", a.Name, a.Size)
+	}
+	return b.String()
+}
+
+// reactionSummary is "👍 3, ❤️ 1".
+func reactionSummary(m model.Message) string {
+	var b strings.Builder
+	for i, r := range m.Reactions {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", r.Emoji, r.Count)
+	}
+	return b.String()
 }
 
 func writeIndented(w io.Writer, v any) error {
@@ -373,10 +414,11 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 .sender { font-weight: 600; color: #111; }
 .body { white-space: pre-wrap; overflow-wrap: anywhere; margin-top: .1em; }
 .deleted .body { font-style: italic; color: #777; }
+.meta { font-size: .8em; color: #666; }
 .empty { font-style: italic; color: #777; }
 @media print { body { margin: 0; max-width: none; font-size: 10pt; } a { color: inherit; text-decoration: none; } }
 {{end}}{{define "messages"}}{{if .Messages}}<ol>
-{{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="{{$.Prefix}}m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{if eq .Sender.Role "admin"}}, staff{{else if eq .Sender.Role "guest"}}, guest{{end}})</div><div class="body">{{if .Deleted}}[deleted]{{else}}{{.Body}}{{end}}</div></li>
+{{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="{{$.Prefix}}m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{if eq .Sender.Role "admin"}}, staff{{else if eq .Sender.Role "guest"}}, guest{{end}})</div>{{if .ReplyTo}}<div class="meta">↩ reply to <a href="#{{$.Prefix}}m{{.ReplyTo.Seq}}">{{.ReplyTo.Sender.DisplayName}}, #{{.ReplyTo.Seq}}</a></div>{{end}}<div class="body">{{if .Deleted}}[deleted]{{else}}{{.Body}}{{end}}</div>{{if .EditedAt}}<div class="meta">(edited {{when .EditedAt}})</div>{{end}}{{range .Attachments}}<div class="meta">📎 {{.Name}} ({{.Size}} bytes)</div>{{end}}{{if .Reactions}}<div class="meta">{{range $i, $r := .Reactions}}{{if $i}} · {{end}}{{$r.Emoji}} {{$r.Count}}{{end}}</div>{{end}}</li>
 {{end}}</ol>
 {{else}}<p class="empty">No messages.</p>
 {{end}}{{end}}<!DOCTYPE html>

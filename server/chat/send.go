@@ -17,11 +17,22 @@ type sendReq struct {
 	done func(store.AppendResult)
 }
 
+// Draft is a message as a client sends it.
+type Draft struct {
+	ClientID      string
+	Body          string
+	ReplyTo       int64   // 0: not a reply
+	AttachmentIDs []int64 // the sender's unused uploads for this conversation
+}
+
+// MaxAttachments is how many files one message may carry.
+const MaxAttachments = 10
+
 // Post stores a message and waits until it is committed. created is false when
 // the same client_id was already stored (the stored message is returned).
-func (s *Service) Post(ctx context.Context, actor model.User, convID int64, clientID, body string) (model.Message, bool, error) {
+func (s *Service) Post(ctx context.Context, actor model.User, convID int64, d Draft) (model.Message, bool, error) {
 	ch := make(chan store.AppendResult, 1)
-	if err := s.PostAsync(ctx, actor, convID, clientID, body, func(r store.AppendResult) { ch <- r }); err != nil {
+	if err := s.PostAsync(ctx, actor, convID, d, func(r store.AppendResult) { ch <- r }); err != nil {
 		return model.Message{}, false, err
 	}
 	// Wait for the commit even if the request is cancelled: the write itself
@@ -32,12 +43,27 @@ func (s *Service) Post(ctx context.Context, actor model.User, convID int64, clie
 
 // PostAsync validates a message and queues it for the group committer; done
 // runs after the commit (or failure) from the committer goroutine and must not block.
-func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64, clientID, body string, done func(store.AppendResult)) error {
-	if err := ValidateBody(body); err != nil {
-		return err
+func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64, d Draft, done func(store.AppendResult)) error {
+	if len(d.AttachmentIDs) > MaxAttachments {
+		return model.Invalid("attachment_ids: at most %d files per message", MaxAttachments)
 	}
-	if clientID != "" {
-		if err := ValidateClientID(clientID); err != nil {
+	seen := map[int64]bool{}
+	for _, id := range d.AttachmentIDs {
+		if id <= 0 || seen[id] {
+			return model.Invalid("attachment_ids: each must be a distinct attachment id")
+		}
+		seen[id] = true
+	}
+	if len(d.AttachmentIDs) == 0 || d.Body != "" {
+		if err := ValidateBody(d.Body); err != nil {
+			return err
+		}
+	}
+	if d.ReplyTo < 0 {
+		return model.Invalid("reply_to: must be a message id")
+	}
+	if d.ClientID != "" {
+		if err := ValidateClientID(d.ClientID); err != nil {
 			return err
 		}
 	}
@@ -50,7 +76,8 @@ func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64,
 	if err := s.allowMessage(actor.ID); err != nil {
 		return err
 	}
-	return s.enqueue(store.Append{ConversationID: convID, SenderID: actor.ID, ClientID: clientID, Body: body}, done)
+	return s.enqueue(store.Append{ConversationID: convID, SenderID: actor.ID, ClientID: d.ClientID, Body: d.Body,
+		ReplyTo: d.ReplyTo, AttachmentIDs: d.AttachmentIDs}, done)
 }
 
 // enqueue hands a checked message to the group committer.
@@ -100,6 +127,7 @@ func (s *Service) committer() {
 					s.log.Error("member lookup failed", "err", err)
 				}
 				s.hub.PublishMessage(res.Message, ids)
+				s.publishMentions(res.Message) // features.go
 			}
 			batch[i].done(res)
 			s.flagAfterCommit(res) // keyword flags (flags.go), after the ack

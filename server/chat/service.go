@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"teamchat/server/auth"
+	"teamchat/server/files"
 	"teamchat/server/model"
 	"teamchat/server/realtime"
 	"teamchat/server/store"
@@ -26,6 +27,7 @@ type Options struct {
 	MsgRate    float64 // messages per second per user; 0 = unlimited
 	MsgBurst   int
 	BcryptCost int
+	Files      *files.Store // attachments' blobs (attachments.go)
 }
 
 // Service is the chat application.
@@ -84,6 +86,8 @@ func (s *Service) Start() {
 	go s.expireLoop()
 	s.bg.Add(1)
 	go s.flagLoop()
+	s.bg.Add(1)
+	go s.attachmentLoop()
 }
 
 // Stop refuses new messages, commits every message already queued, and waits.
@@ -171,9 +175,13 @@ func (s *Service) Conversation(ctx context.Context, actor model.User, id int64) 
 		return conv, err
 	}
 	conv.Members, err = s.st.Members(ctx, id)
+	if err != nil {
+		return conv, err
+	}
 	if role != "" {
 		conv.MemberRole = &role
 	}
+	conv.UnreadMentions, conv.NotificationsMuted, err = s.st.CallerFlags(ctx, actor.ID, id)
 	return conv, err
 }
 

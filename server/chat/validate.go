@@ -113,13 +113,51 @@ var reservedNames = map[string]bool{
 	"instructor": true, "moderator": true, "mod": true, "staff": true, "system": true, "teamchat": true,
 }
 
-// nameSkeleton reduces a normalized name to lower-case letters and digits.
+// nameSkeleton reduces a normalized name to what it looks like: lower-case
+// Latin letters and digits, with accents removed (NFKD, marks dropped) and
+// look-alike letters of other scripts folded to the Latin letter they pass
+// for (a subset of Unicode's confusables: Cyrillic "Рrоf" is "prof", so is
+// "Pr0f"). Only used to compare names, never stored.
 func nameSkeleton(s string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
+	for _, r := range norm.NFKD.String(s) {
+		if unicode.Is(unicode.Mn, r) {
+			continue
+		}
+		if c, ok := upperConfusables[r]; ok {
+			r = c
+		} else if c, ok := confusables[unicode.ToLower(r)]; ok {
+			r = c
+		} else {
+			r = unicode.ToLower(r)
+		}
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// upperConfusables maps capitals that look like a Latin capital whose lower
+// case does not (Greek Η is "H", its η is not "h").
+var upperConfusables = map[rune]rune{
+	'А': 'a', 'В': 'b', 'Е': 'e', 'К': 'k', 'М': 'm', 'Н': 'h', 'О': 'o', 'Р': 'p', 'С': 'c', 'Т': 't',
+	'У': 'y', 'Х': 'x', 'Ѕ': 's', 'І': 'i', 'Ј': 'j', 'Ԁ': 'd', 'Ү': 'y',
+	'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k', 'Μ': 'm', 'Ν': 'n', 'Ο': 'o',
+	'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x',
+}
+
+// confusables maps lower-case look-alikes to the Latin letter they imitate.
+var confusables = map[rune]rune{
+	// Cyrillic
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'һ': 'h', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k', 'ӏ': 'l',
+	'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'ԛ': 'q', 'г': 'r', 'ѕ': 's', 'т': 't', 'у': 'y', 'ԝ': 'w',
+	'х': 'x', 'ԁ': 'd', 'ь': 'b', 'п': 'n', 'и': 'u', 'ѵ': 'v', 'с': 'c', 'ү': 'y',
+	// Greek
+	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
+	'υ': 'u', 'χ': 'x', 'γ': 'y', 'ζ': 'z', 'μ': 'u', 'ω': 'w',
+	// Latin and symbols that pass for Latin letters
+	'ı': 'i', 'ł': 'l', 'ĸ': 'k', 'ɑ': 'a', 'ɩ': 'i', 'ɡ': 'g', 'ℓ': 'l', 'ø': 'o', 'đ': 'd', 'ħ': 'h',
+	// Digits written for letters
+	'0': 'o', '1': 'l', '3': 'e', '5': 's', '7': 't',
 }

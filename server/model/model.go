@@ -85,6 +85,9 @@ type Conversation struct {
 	MemberRole *string   `json:"member_role"` // null for an admin who is not a member
 	LastMsg    *Message  `json:"last_message,omitempty"`
 	Members    []*Member `json:"members,omitempty"`
+
+	UnreadMentions     int64 `json:"unread_mentions"`     // mentions of the caller above their read marker
+	NotificationsMuted bool  `json:"notifications_muted"` // the caller muted notifications of this conversation
 }
 
 // Member is a user's membership of a conversation.
@@ -105,6 +108,43 @@ type Message struct {
 	ClientID       string `json:"client_id"`
 	Deleted        bool   `json:"deleted"`
 	Pinned         bool   `json:"pinned"`
+
+	EditedAt    *Time         `json:"edited_at"`   // null: never edited
+	ReplyTo     *ReplyPreview `json:"reply_to"`    // null: not a reply
+	ReplyCount  int           `json:"reply_count"` // replies that are not deleted
+	Mentions    []int64       `json:"mentions"`    // ids of the mentioned users (with @all: every member but the sender)
+	MentionAll  bool          `json:"mention_all"`
+	Reactions   []Reaction    `json:"reactions"`
+	Attachments []Attachment  `json:"attachments"`
+}
+
+// ReplyPreview is the quoted message a reply points at.
+type ReplyPreview struct {
+	ID      int64  `json:"id"`
+	Seq     int64  `json:"seq"`
+	Sender  User   `json:"sender"`
+	Body    string `json:"body"` // at most 200 characters; "" when deleted
+	Deleted bool   `json:"deleted"`
+}
+
+// Reaction is one emoji on a message: how many and who.
+type Reaction struct {
+	Emoji   string  `json:"emoji"`
+	Count   int     `json:"count"`
+	UserIDs []int64 `json:"user_ids"` // in the order they reacted
+}
+
+// Attachment is a file attached to a message (or uploaded for one).
+type Attachment struct {
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	ContentType  string `json:"content_type"`
+	Size         int64  `json:"size"`
+	Width        int    `json:"width"`  // images only, else 0
+	Height       int    `json:"height"` // images only, else 0
+	Inline       bool   `json:"inline"` // a safe image, shown in the page
+	URL          string `json:"url"`
+	ThumbnailURL string `json:"thumbnail_url"` // "" when there is none
 }
 
 // Settings are the class-wide settings an admin controls.
@@ -117,7 +157,18 @@ type Settings struct {
 	Paused        bool     `json:"paused"`     // only admins can post while true
 	DMPolicy      string   `json:"dm_policy"`  // DMPolicyAnyone, DMPolicyStaff or DMPolicyNone
 	FlagWords     []string `json:"flag_words"` // lower case; a message containing one as a whole word is flagged
+
+	EditWindowMinutes int `json:"edit_window_minutes"` // senders may edit this long after sending; 0 = never
+	MaxUploadMiB      int `json:"max_upload_mib"`      // largest attachment
+	UploadQuotaMiB    int `json:"upload_quota_mib"`    // per user, all their attachments
 }
+
+// Defaults of the issue-8 settings.
+const (
+	DefaultEditWindowMinutes = 15
+	DefaultMaxUploadMiB      = 10
+	DefaultUploadQuotaMiB    = 200
+)
 
 // Direct-message policies for students and guests (admins are never limited).
 const (
@@ -135,6 +186,7 @@ var (
 	ErrRateLimited  = errors.New("rate limited")
 	ErrInvalid      = errors.New("invalid")
 	ErrUnavailable  = errors.New("storage unavailable")
+	ErrTooLarge     = errors.New("too large") // a file over the size limit or the quota
 )
 
 // Error is a domain error with a message that is safe to show to clients.
@@ -165,6 +217,11 @@ func Conflict(format string, a ...any) error {
 // NotFound returns a not-found error with a client-safe message.
 func NotFound(what string) error {
 	return &Error{Kind: ErrNotFound, Msg: what + " not found"}
+}
+
+// TooLarge returns a too-large error (a file over a limit) with a client-safe message.
+func TooLarge(format string, a ...any) error {
+	return &Error{Kind: ErrTooLarge, Msg: fmt.Sprintf(format, a...)}
 }
 
 // RateLimited returns a rate-limit error that says when to retry.

@@ -11,13 +11,15 @@ import (
 
 // Inbound is any client → server frame. Decoding is strict: unknown fields are refused.
 type Inbound struct {
-	Type           string `json:"type"`
-	Token          string `json:"token,omitempty"`
-	ConversationID int64  `json:"conversation_id,omitempty"`
-	AfterSeq       *int64 `json:"after_seq,omitempty"`
-	ClientID       string `json:"client_id,omitempty"`
-	Body           string `json:"body,omitempty"`
-	Seq            int64  `json:"seq,omitempty"`
+	Type           string  `json:"type"`
+	Token          string  `json:"token,omitempty"`
+	ConversationID int64   `json:"conversation_id,omitempty"`
+	AfterSeq       *int64  `json:"after_seq,omitempty"`
+	ClientID       string  `json:"client_id,omitempty"`
+	Body           string  `json:"body,omitempty"`
+	Seq            int64   `json:"seq,omitempty"`
+	ReplyTo        int64   `json:"reply_to,omitempty"`
+	AttachmentIDs  []int64 `json:"attachment_ids,omitempty"`
 }
 
 // Outbound frames. The type field comes first in every one.
@@ -131,5 +133,31 @@ type (
 	MessageFlaggedFrame struct {
 		Type string `json:"type"`
 		Flag any    `json:"flag"`
+	}
+)
+
+// Everyday-feature frames (issue 8).
+type (
+	// MessageEditedFrame carries the whole message as edited.
+	MessageEditedFrame struct {
+		Type           string        `json:"type"`
+		ConversationID int64         `json:"conversation_id"`
+		Message        model.Message `json:"message"`
+	}
+	// ReactionFrame is reaction_added or reaction_removed, with the message's
+	// whole list after the change.
+	ReactionFrame struct {
+		Type           string           `json:"type"`
+		ConversationID int64            `json:"conversation_id"`
+		MessageID      int64            `json:"message_id"`
+		Emoji          string           `json:"emoji"`
+		UserID         int64            `json:"user_id"`
+		Reactions      []model.Reaction `json:"reactions"`
+	}
+	// MentionedFrame goes to every connection of a mentioned user.
+	MentionedFrame struct {
+		Type           string        `json:"type"`
+		ConversationID int64         `json:"conversation_id"`
+		Message        model.Message `json:"message"`
 	}
 )

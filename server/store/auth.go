@@ -69,6 +69,10 @@ func (s *Store) InsertRefresh(ctx context.Context, t RefreshToken) error {
 // RotateRefresh atomically revokes the refresh token jti and records next in
 // the same family. When jti is unknown, expired or already revoked it answers
 // ErrUnauthorized, and a revoked (reused) token also revokes its whole family.
+// ErrRefreshReused is RotateRefresh's answer to a refresh token that was
+// already rotated: its whole family is revoked. It is an ErrUnauthorized.
+var ErrRefreshReused = fmt.Errorf("refresh token reused: %w", model.ErrUnauthorized)
+
 func (s *Store) RotateRefresh(ctx context.Context, jti string, next RefreshToken) (RefreshToken, error) {
 	var old RefreshToken
 	reused := false
@@ -107,7 +111,7 @@ func (s *Store) RotateRefresh(ctx context.Context, jti string, next RefreshToken
 		return old, fmt.Errorf("store: rotate refresh: %w", err)
 	}
 	if reused {
-		return old, fmt.Errorf("store: refresh token reused, family %s revoked: %w", old.Family, model.ErrUnauthorized)
+		return old, fmt.Errorf("store: family %s revoked: %w", old.Family, ErrRefreshReused)
 	}
 	next.Family, next.UserID = old.Family, old.UserID
 	return next, nil

@@ -242,6 +242,9 @@ func (s *Store) fillFlag(ctx context.Context, r *flagRow, users map[int64]*model
 		r.f.Context = append(r.f.Context, bp.Messages[i])
 	}
 	r.f.Context = append(r.f.Context, ap.Messages...)
+	if err := hydrate(ctx, s.r, r.f.Context); err != nil {
+		return err
+	}
 	user := func(id sql.NullInt64) (*model.User, error) {
 		if !id.Valid {
 			return nil, nil

@@ -9,16 +9,20 @@ import (
 	"teamchat/server/model"
 )
 
-const msgCols = `m.id, m.conversation_id, m.seq, m.body, COALESCE(m.client_id, ''), m.created_at, m.deleted, m.pinned_at IS NOT NULL, ` + userCols
+const msgCols = `m.id, m.conversation_id, m.seq, m.body, COALESCE(m.client_id, ''), m.created_at, m.deleted, m.pinned_at IS NOT NULL, ` +
+	`m.edited_at, COALESCE(m.reply_to, 0), m.mention_all, ` + userCols
 
 func scanMessage(sc scanner) (model.Message, error) {
 	var m model.Message
 	var created int64
-	var deleted, pinned int
+	var deleted, pinned, mentionAll int
+	var edited sql.NullInt64
+	var replyTo int64
 	var u UserRecord
 	var ucreated int64
 	var udisabled int
 	err := sc.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Body, &m.ClientID, &created, &deleted, &pinned,
+		&edited, &replyTo, &mentionAll,
 		&u.ID, &u.Username, &u.DisplayName, &u.Role, &ucreated, &udisabled, &u.PasswordHash, &u.ExpiresAt, &u.TokenEpoch)
 	u.CreatedAt = model.Millis(ucreated)
 	u.Disabled = udisabled != 0
@@ -26,6 +30,15 @@ func scanMessage(sc scanner) (model.Message, error) {
 	m.CreatedAt = model.Millis(created)
 	m.Deleted = deleted != 0
 	m.Pinned = pinned != 0 && !m.Deleted
+	m.MentionAll = mentionAll != 0 && !m.Deleted
+	if edited.Valid {
+		t := model.Millis(edited.Int64)
+		m.EditedAt = &t
+	}
+	if replyTo != 0 {
+		m.ReplyTo = &model.ReplyPreview{ID: replyTo} // the rest is filled by hydrate
+	}
+	m.Mentions, m.Reactions, m.Attachments = []int64{}, []model.Reaction{}, []model.Attachment{}
 	if m.Deleted {
 		m.Body = ""
 	}
@@ -38,6 +51,8 @@ type Append struct {
 	SenderID       int64
 	ClientID       string
 	Body           string
+	ReplyTo        int64   // 0: not a reply
+	AttachmentIDs  []int64 // uploads of the sender for this conversation, not yet used
 }
 
 // AppendResult says what happened to one Append.
@@ -70,7 +85,7 @@ func (s *Store) prepareAppend() error {
 		conv:     prep(`SELECT locked, kind, slow_mode_seconds FROM conversations WHERE id = ?`),
 		member:   prep(`SELECT role FROM conversation_members WHERE conversation_id = ? AND user_id = ?`),
 		nextSeq:  prep(`UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`),
-		insert:   prep(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		insert:   prep(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		marker: prep(`INSERT INTO read_markers (user_id, conversation_id, seq) VALUES (?, ?, ?)
 			ON CONFLICT (user_id, conversation_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
 		mod: prepareModeration(prep),
@@ -146,7 +161,12 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 				return AppendResult{}, model.Conflict("client_id %q was already used for a different message", a.ClientID)
 			}
 			m, err := scanMessage(b.tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, id))
-			return AppendResult{Message: m}, err
+			if err != nil {
+				return AppendResult{}, err
+			}
+			ms := []model.Message{m}
+			err = hydrate(context.Background(), b.tx, ms)
+			return AppendResult{Message: ms[0]}, err
 		case err != sql.ErrNoRows:
 			return AppendResult{}, err
 		}
@@ -202,6 +222,9 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if err := b.moderate(a, conv, isAdmin, memberRole, t); err != nil {
 		return AppendResult{}, err
 	}
+	if err := b.checkExtras(a); err != nil {
+		return AppendResult{}, err
+	}
 	var seq int64
 	if err := b.st.nextSeq.QueryRow(a.ConversationID).Scan(&seq); err != nil {
 		return AppendResult{}, err
@@ -210,7 +233,11 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if a.ClientID != "" {
 		cid = a.ClientID
 	}
-	res, err := b.st.insert.Exec(a.ConversationID, seq, a.SenderID, a.Body, cid, t)
+	var replyTo any
+	if a.ReplyTo != 0 {
+		replyTo = a.ReplyTo
+	}
+	res, err := b.st.insert.Exec(a.ConversationID, seq, a.SenderID, a.Body, cid, t, replyTo)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -219,10 +246,15 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 		b.markers[key] = seq
 	}
 	b.posted(key, t)
-	return AppendResult{Created: true, Message: model.Message{
+	m := model.Message{
 		ID: id, ConversationID: a.ConversationID, Seq: seq, Sender: sender.User,
 		Body: a.Body, CreatedAt: model.Millis(t), ClientID: a.ClientID,
-	}}, nil
+		Mentions: []int64{}, Reactions: []model.Reaction{}, Attachments: []model.Attachment{},
+	}
+	if err := b.storeExtras(a, &m, isAdmin || memberRole == model.MemberOwner); err != nil {
+		return AppendResult{}, err
+	}
+	return AppendResult{Created: true, Message: m}, nil
 }
 
 // MessagePage is one page of messages, oldest first.
@@ -239,7 +271,10 @@ func (s *Store) MessagesAfter(ctx context.Context, convID, after int64, limit in
 		return MessagePage{}, fmt.Errorf("store: messages after: %w", err)
 	}
 	page, err := collect(rows, limit)
-	return page, err
+	if err != nil {
+		return page, err
+	}
+	return page, hydrate(ctx, s.r, page.Messages)
 }
 
 // MessagesRange returns messages with after < seq < before, oldest first.
@@ -250,7 +285,10 @@ func (s *Store) MessagesRange(ctx context.Context, convID, after, before int64) 
 		return nil, fmt.Errorf("store: messages range: %w", err)
 	}
 	page, err := collect(rows, int(before-after))
-	return page.Messages, err
+	if err != nil {
+		return nil, err
+	}
+	return page.Messages, hydrate(ctx, s.r, page.Messages)
 }
 
 // MessagesBefore returns the newest limit messages with seq < before, oldest first.
@@ -268,7 +306,7 @@ func (s *Store) MessagesBefore(ctx context.Context, convID, before int64, limit 
 	for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
 		ms[i], ms[j] = ms[j], ms[i]
 	}
-	return page, nil
+	return page, hydrate(ctx, s.r, ms)
 }
 
 func collect(rows *sql.Rows, limit int) (MessagePage, error) {
@@ -294,7 +332,9 @@ func (s *Store) Message(ctx context.Context, id int64) (model.Message, error) {
 	if err != nil {
 		return m, fmt.Errorf("store: message %d: %w", id, mapErr(err))
 	}
-	return m, nil
+	ms := []model.Message{m}
+	err = hydrate(ctx, s.r, ms)
+	return ms[0], err
 }
 
 // DeleteMessage soft-deletes a message (body cleared, who and when recorded).

@@ -429,7 +429,10 @@ func (s *Store) Pins(ctx context.Context, convID int64) ([]model.Message, error)
 		return nil, fmt.Errorf("store: pins: %w", err)
 	}
 	page, err := collect(rows, 1<<30)
-	return page.Messages, err
+	if err != nil {
+		return nil, err
+	}
+	return page.Messages, hydrate(ctx, s.r, page.Messages)
 }
 
 // GroupConversationIDs lists every group conversation (announcements go there).

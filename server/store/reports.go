@@ -90,7 +90,10 @@ func (s *Store) MessagesInRange(ctx context.Context, convID int64, since, until 
 		}
 		out = append(out, m)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, hydrate(ctx, s.r, out)
 }
 
 // SessionBounds returns a class session's time range: from its start to its
