@@ -214,3 +214,9 @@ export async function sendMessage(page, text) {
 export async function waitForMessage(page, text, timeout = 15_000) {
   await page.getByTestId('message').filter({ hasText: text }).first().waitFor({ timeout });
 }
+
+/** No dialog (alert/confirm) opened and no page error happened on this page. */
+export function assertClean(page) {
+  if (page.dialogs.length) throw new Error(`a dialog opened: ${page.dialogs.join(' | ')}`);
+  if (page.errors.length) throw new Error(`page errors:\n${page.errors.join('\n')}`);
+}

@@ -3,6 +3,9 @@
 // of pending sends that are resent with the same client_id (docs/api.md).
 
 import type {
+  Attachment,
+  MessageEdit,
+  Reaction,
   AuditEntry,
   AuditQuery,
   ClassSession,
@@ -13,6 +16,8 @@ import type {
   Member,
   Message,
   Mute,
+  SearchQuery,
+  SearchResult,
   ServerFrame,
   ServerInfo,
   SessionInfo,
@@ -204,8 +209,76 @@ export class Api {
     const qs = p.toString();
     return this.request('GET', `/conversations/${id}/messages${qs ? '?' + qs : ''}`);
   }
-  postMessage(id: number, body: string, client_id: string): Promise<Message> {
-    return this.request('POST', `/conversations/${id}/messages`, { body, client_id });
+  postMessage(id: number, body: string, client_id: string, extra: SendExtra = {}): Promise<Message> {
+    return this.request('POST', `/conversations/${id}/messages`, { body, client_id, ...sendExtra(extra) });
+  }
+
+  // --- everyday: edit, reactions, replies, attachments (issue 8) -------------------
+  /** Edits one's own message (within the class's edit window). */
+  editMessage(id: number, body: string): Promise<Message> {
+    return this.request('PATCH', `/messages/${id}`, { body });
+  }
+  /** Admin: each earlier text of a message, oldest first. */
+  async messageEdits(id: number): Promise<MessageEdit[]> {
+    return (await this.request<{ edits?: MessageEdit[] }>('GET', `/messages/${id}/edits`)).edits ?? [];
+  }
+  /** Adds the caller's reaction; answers the message's whole list. */
+  async react(id: number, emoji: string): Promise<Reaction[]> {
+    return (await this.request<{ reactions?: Reaction[] }>('PUT', `/messages/${id}/reactions/${encodeURIComponent(emoji)}`)).reactions ?? [];
+  }
+  /** Removes the caller's reaction; answers the message's whole list. */
+  async unreact(id: number, emoji: string): Promise<Reaction[]> {
+    return (await this.request<{ reactions?: Reaction[] }>('DELETE', `/messages/${id}/reactions/${encodeURIComponent(emoji)}`)).reactions ?? [];
+  }
+  /** A message and its replies, oldest first. */
+  async replies(id: number, q: { limit?: number; after_seq?: number } = {}): Promise<{ message: Message; replies: Message[]; has_more: boolean }> {
+    const p = new URLSearchParams();
+    if (q.limit !== undefined) p.set('limit', String(q.limit));
+    if (q.after_seq !== undefined) p.set('after_seq', String(q.after_seq));
+    const qs = p.toString();
+    const r = await this.request<{ message: Message; replies?: Message[]; has_more?: boolean }>('GET', `/messages/${id}/replies${qs ? '?' + qs : ''}`);
+    return { message: r.message, replies: r.replies ?? [], has_more: r.has_more ?? false };
+  }
+  /**
+   * Uploads one file (the raw bytes, not multipart) with XMLHttpRequest, for its
+   * progress events. `abort()` cancels it (the promise then rejects with code "aborted").
+   */
+  upload(conversationId: number, file: Blob & { name?: string }, onProgress?: (loaded: number, total: number) => void, XHR?: XhrCtor): { promise: Promise<Attachment>; abort: () => void } {
+    const Impl = XHR ?? (globalThis as unknown as { XMLHttpRequest: XhrCtor }).XMLHttpRequest;
+    const xhr = new Impl();
+    const name = file.name || 'file';
+    const url = `${this.base}/api/v1/attachments?conversation_id=${encodeURIComponent(String(conversationId))}&name=${encodeURIComponent(name)}`;
+    const promise = new Promise<Attachment>((resolve, reject) => {
+      xhr.open('POST', url);
+      xhr.withCredentials = true;
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      if (this.csrf) xhr.setRequestHeader('X-CSRF-Token', this.csrf);
+      if (xhr.upload && onProgress) {
+        xhr.upload.onprogress = (e: { loaded: number; total: number; lengthComputable?: boolean }) => onProgress(e.loaded, e.lengthComputable === false ? file.size : e.total || file.size);
+      }
+      xhr.onload = () => {
+        let data: unknown;
+        try {
+          data = xhr.responseText ? JSON.parse(xhr.responseText) : undefined;
+        } catch {
+          data = undefined;
+        }
+        if (xhr.status >= 200 && xhr.status < 300 && data && typeof data === 'object') {
+          onProgress?.(file.size, file.size);
+          resolve(data as Attachment);
+          return;
+        }
+        const env = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+        const fallback =
+          xhr.status === 413 ? 'The file is too large.' : xhr.status >= 200 && xhr.status < 300 ? 'The server sent an answer this page cannot read.' : `The server answered ${xhr.status}`;
+        reject(new ApiError(xhr.status, env?.code ?? 'http_' + xhr.status, env?.message ?? fallback));
+      };
+      xhr.onerror = () => reject(new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.'));
+      xhr.onabort = () => reject(new ApiError(0, 'aborted', 'Upload cancelled.'));
+      xhr.send(file);
+    });
+    return { promise, abort: () => xhr.abort() };
   }
   deleteMessage(id: number): Promise<void> {
     return this.request('DELETE', `/messages/${id}`);
@@ -303,6 +376,39 @@ export class Api {
     const r = await this.request<Partial<Participation>>('GET', `/participation?${participationQuery('json', q)}`);
     return { since: r.since ?? null, until: r.until ?? null, rows: r.rows ?? [] };
   }
+
+  // --- search, mentions, notification mutes (issue 8) -----------------------------
+  /** Full-text search, newest first; page on with offset while has_more. */
+  async search(q: SearchQuery): Promise<{ results: SearchResult[]; has_more: boolean }> {
+    const r = await this.request<{ results?: SearchResult[]; has_more?: boolean }>('GET', `/search?${searchQuery(q)}`);
+    return { results: r.results ?? [], has_more: r.has_more ?? false };
+  }
+  /** Messages that mention the caller, newest first; page on with before_id = the last id seen. */
+  async mentions(q: { before_id?: number; limit?: number } = {}): Promise<{ messages: Message[]; has_more: boolean }> {
+    const p = new URLSearchParams();
+    if (q.limit !== undefined) p.set('limit', String(q.limit));
+    if (q.before_id !== undefined) p.set('before_id', String(q.before_id));
+    const qs = p.toString();
+    const r = await this.request<{ messages?: Message[]; has_more?: boolean }>('GET', `/mentions${qs ? '?' + qs : ''}`);
+    return { messages: r.messages ?? [], has_more: r.has_more ?? false };
+  }
+  /** The caller's own notification mute for one conversation. */
+  setNotificationsMuted(conversationId: number, muted: boolean): Promise<void> {
+    return this.request('PUT', `/conversations/${conversationId}/notifications`, { muted });
+  }
+}
+
+/** The query string of GET /search: the text as typed (URL-encoded, never interpreted here), filters only when set. */
+export function searchQuery(q: SearchQuery): string {
+  const p = new URLSearchParams();
+  p.set('q', q.q);
+  if (q.conversation_id !== undefined) p.set('conversation_id', String(q.conversation_id));
+  if (q.sender_id !== undefined) p.set('sender_id', String(q.sender_id));
+  if (q.after) p.set('after', q.after);
+  if (q.before) p.set('before', q.before);
+  if (q.limit !== undefined) p.set('limit', String(q.limit));
+  if (q.offset) p.set('offset', String(q.offset));
+  return p.toString();
 }
 
 // --- oversight: sessions, flags, exports (admin; transcripts also owners) ----------
@@ -359,7 +465,46 @@ export interface PendingSend {
   conversation_id: number;
   body: string;
   created_at: string;
+  /** The id of the message this one replies to (kept so a resend carries it too). */
+  reply_to?: number;
+  /** Uploaded attachments bound to this message. */
+  attachment_ids?: number[];
 }
+
+/** The optional parts of a send (REST body and WebSocket frame alike). */
+export interface SendExtra {
+  reply_to?: number;
+  attachment_ids?: number[];
+}
+
+/** Only the fields that are set: the server rejects unknown and, for strictness, we send no empty ones. */
+export function sendExtra(x: SendExtra): SendExtra {
+  const out: SendExtra = {};
+  if (typeof x.reply_to === 'number' && x.reply_to > 0) out.reply_to = x.reply_to;
+  if (Array.isArray(x.attachment_ids) && x.attachment_ids.length) out.attachment_ids = [...x.attachment_ids];
+  return out;
+}
+
+/** The `send` frame of a pending message. */
+export function sendFrame(p: PendingSend): Record<string, unknown> {
+  return { type: 'send', conversation_id: p.conversation_id, client_id: p.client_id, body: p.body, ...sendExtra(p) };
+}
+
+/** What upload() needs of XMLHttpRequest (a fake in tests). */
+export interface XhrLike {
+  status: number;
+  responseText: string;
+  withCredentials: boolean;
+  upload?: { onprogress: ((e: { loaded: number; total: number; lengthComputable?: boolean }) => void) | null } | null;
+  onload: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  send(body: unknown): void;
+  abort(): void;
+}
+export type XhrCtor = new () => XhrLike;
 
 interface WebSocketLike {
   readyState: number;
@@ -480,13 +625,13 @@ export class ChatSocket {
   }
 
   /** Queues a message; it is sent now if connected, else after the next `ready`. */
-  send(conversationId: number, body: string, clientId = newClientId()): PendingSend {
-    const p: PendingSend = { client_id: clientId, conversation_id: conversationId, body, created_at: new Date().toISOString() };
+  send(conversationId: number, body: string, clientId = newClientId(), extra: SendExtra = {}): PendingSend {
+    const p: PendingSend = { client_id: clientId, conversation_id: conversationId, body, created_at: new Date().toISOString(), ...sendExtra(extra) };
     if (!this.outbox.some((x) => x.client_id === clientId)) {
       this.outbox.push(p);
       this.save();
     }
-    if (this.ready) this.raw({ type: 'send', conversation_id: conversationId, client_id: clientId, body });
+    if (this.ready) this.raw(sendFrame(p));
     return p;
   }
 
@@ -585,7 +730,7 @@ export class ChatSocket {
         // Resume every subscription from its last seen seq, then resend the outbox
         // with the same client_ids: the server acks a stored one again, stores nothing twice.
         for (const [id, seq] of this.subs) this.raw({ type: 'subscribe', conversation_id: id, after_seq: seq });
-        for (const p of this.outbox) this.raw({ type: 'send', conversation_id: p.conversation_id, client_id: p.client_id, body: p.body });
+        for (const p of this.outbox) this.raw(sendFrame(p));
         break;
       case 'message': {
         const m = f.message;
@@ -617,7 +762,7 @@ export class ChatSocket {
               this.retryTimer = this.o.setTimer(() => {
                 this.retryTimer = null;
                 if (this.ready && this.outbox.includes(p)) {
-                  this.raw({ type: 'send', conversation_id: p.conversation_id, client_id: p.client_id, body: p.body });
+                  this.raw(sendFrame(p));
                 }
               }, 1000 + Math.floor(this.o.random() * 1000));
             }

@@ -16,6 +16,7 @@ import {
   socketUrl,
   type ConnState,
   type PendingSend,
+  type SendExtra,
 } from './api';
 import { clock } from './format';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
@@ -28,6 +29,17 @@ export interface PendingView {
   created_at: string;
   status: 'pending' | 'failed';
   error?: string;
+  reply_to?: number;
+  attachment_ids?: number[];
+}
+
+/** An open thread panel: a message and its replies (GET /messages/{id}/replies, then live). */
+export interface Thread {
+  conversation_id: number;
+  parent: Message;
+  replies: Message[];
+  loading: boolean;
+  error: string;
 }
 
 export interface Room {
@@ -48,7 +60,9 @@ export type Route =
   | { view: 'audit' }
   | { view: 'flags' }
   | { view: 'participation' }
-  | { view: 'live' };
+  | { view: 'live' }
+  | { view: 'search' }
+  | { view: 'mentions' };
 
 export interface Toast {
   id: number;
@@ -67,6 +81,8 @@ export function parseHash(hash: string): Route {
   if (h === 'flags') return { view: 'flags' };
   if (h === 'participation') return { view: 'participation' };
   if (h === 'live') return { view: 'live' };
+  if (h === 'search') return { view: 'search' };
+  if (h === 'mentions') return { view: 'mentions' };
   return { view: 'home' };
 }
 
@@ -122,6 +138,11 @@ export class ChatApp {
   /** Admins: the open flags (keyword matches and reports), newest first. */
   flags = $state<Flag[]>([]);
   flagsLoaded = $state(false);
+  /** A message to scroll to and highlight (search results, mentions): ChatView reacts once `ready` (history loaded down to seq), then clears it. */
+  focus = $state<{ conversationId: number; seq: number; ready: boolean } | null>(null);
+  /** Called with every frame before the state applies it (lib/notify.ts listens here). */
+  onFrameHook: ((f: ServerFrame) => void) | null = null;
+  private mentionSeen = new Set<number>();
   private sessionEnded = false;
   /** Admins, #live: the last messages of every conversation, oldest first (see live.ts). */
   feed = $state<Message[]>([]);
@@ -239,6 +260,8 @@ export class ChatApp {
     this.paused = false;
     this.flags = [];
     this.flagsLoaded = false;
+    this.focus = null;
+    this.mentionSeen.clear();
     this.subscribed = null;
     this.subs.clear();
     this.feed = [];
@@ -338,6 +361,7 @@ export class ChatApp {
   private onHash(): void {
     const r = parseHash(location.hash);
     this.route = r;
+    if (this.focus && !(r.view === 'chat' && r.id === this.focus.conversationId)) this.focus = null;
     if (this.phase !== 'app') return;
     if (r.view === 'chat') void this.open(r.id);
     else if (this.subscribed !== null) {
@@ -429,7 +453,7 @@ export class ChatApp {
       const old = this.conversations[i];
       // Frames carry the conversation, not the caller's view of it: keep our own
       // unread count and member role (a conversation_updated may hold the creator's role).
-      this.conversations[i] = { ...old, ...c, unread: old.unread, member_role: old.member_role, last_seq: Math.max(old.last_seq, c.last_seq ?? 0) };
+      this.conversations[i] = { ...old, ...c, unread: old.unread, member_role: old.member_role, unread_mentions: old.unread_mentions, notifications_muted: old.notifications_muted, last_seq: Math.max(old.last_seq, c.last_seq ?? 0) };
     } else {
       this.conversations.push(c);
     }
@@ -785,6 +809,7 @@ export class ChatApp {
       const newest = room.messages.at(-1)?.seq ?? 0;
       this.socket?.subscribe(id, newest);
       this.scheduleRead();
+      if (this.focus?.conversationId === id) void this.loadFocus();
     } catch (e) {
       room.error = errorText(e);
       room.loaded = true;
@@ -862,11 +887,12 @@ export class ChatApp {
     return this.isMember(c) || this.isAdmin;
   }
 
-  /** Shows the message at once as pending; the socket sends it now or after reconnecting. */
-  send(id: number, body: string): void {
+  /** Shows the message at once as pending; the socket sends it now or after reconnecting.
+   * With attachments the body may be empty; `reply_to` and `attachment_ids` stay in the pending record. */
+  send(id: number, body: string, extra: SendExtra = {}): void {
     const text = body.trim();
-    if (!text || !this.socket) return;
-    const p = this.socket.send(id, text, newClientId());
+    if ((!text && !extra.attachment_ids?.length) || !this.socket) return;
+    const p = this.socket.send(id, text, newClientId(), extra);
     this.pending.push({ ...p, status: 'pending' });
     this.lastTypingSent = 0;
   }
@@ -876,7 +902,7 @@ export class ChatApp {
     if (!p || !this.socket) return;
     p.status = 'pending';
     p.error = undefined;
-    this.socket.send(p.conversation_id, p.body, p.client_id);
+    this.socket.send(p.conversation_id, p.body, p.client_id, { reply_to: p.reply_to, attachment_ids: p.attachment_ids });
   }
 
   discard(clientId: string): void {
@@ -902,6 +928,7 @@ export class ChatApp {
     const pins = this.pins[conversationId];
     if (pins?.some((x) => x.id === messageId)) this.pins[conversationId] = pins.filter((x) => x.id !== messageId);
     if (m) m.pinned = false;
+    this.afterDeleted(conversationId, messageId, m);
     for (const f of this.flags) if (f.message.id === messageId) f.message = { ...f.message, deleted: true, body: '' };
     const feed = markFeedDeleted(this.feed, messageId);
     if (feed) this.feed = feed;
@@ -938,9 +965,10 @@ export class ChatApp {
     const c = this.conversation(id);
     const seq = this.rooms[id]?.messages.at(-1)?.seq ?? 0;
     if (!c || seq === 0) return;
-    if ((this.readSeq[id] ?? 0) >= seq && !c.unread) return;
+    if ((this.readSeq[id] ?? 0) >= seq && !c.unread && !c.unread_mentions) return;
     this.readSeq[id] = seq;
     c.unread = Math.max(0, c.last_seq - seq);
+    if (!c.unread) c.unread_mentions = 0;
     if (!this.socket?.read(id, seq)) {
       try {
         await this.api.markRead(id, seq);
@@ -953,7 +981,15 @@ export class ChatApp {
   // --- frames ------------------------------------------------------------------------------
 
   private onFrame(f: ServerFrame): void {
+    try {
+      this.onFrameHook?.(f);
+    } catch {
+      /* notifications are best effort; the state must still apply the frame */
+    }
     switch (f.type) {
+      case 'mentioned':
+        this.onMentioned(f.conversation_id, f.message);
+        break;
       case 'ready': {
         const again = this.everOnline;
         this.everOnline = true;
@@ -978,13 +1014,22 @@ export class ChatApp {
       case 'message': {
         const m = f.message;
         if (m.sender.id === this.me?.id && m.client_id) this.pending = this.pending.filter((p) => p.client_id !== m.client_id);
+        this.countReply(m);
         this.insert(m);
         this.onNewMessage(m);
         if (this.liveActive) this.addToFeed([m]);
         break;
       }
+      case 'message_edited':
+        this.applyEdited(f.message);
+        break;
+      case 'reaction_added':
+      case 'reaction_removed':
+        this.applyReactions(f.conversation_id, f.message_id, f.reactions);
+        break;
       case 'ack': {
         this.pending = this.pending.filter((p) => p.client_id !== f.client_id);
+        this.countReply(f.message);
         this.insert(f.message);
         if (this.liveActive) this.addToFeed([f.message]);
         // Slow mode applies to members; show when the next message may go.
@@ -1153,12 +1198,250 @@ export class ChatApp {
             have.deleted = m.deleted;
             have.body = m.body;
             have.pinned = m.pinned;
+            have.edited_at = m.edited_at;
+            have.reactions = m.reactions;
+            have.reply_count = m.reply_count;
+            have.mentions = m.mentions;
+            have.mention_all = m.mention_all;
+            have.attachments = m.attachments;
           } else this.insert(m);
         }
       }
     } catch {
       /* the stream resumed anyway */
     }
+  }
+
+  // --- mentions, notification mutes, jumping to a message (issue 8) -------------------------
+
+  /** Sum of unread mentions over every conversation (the sidebar's Mentions badge). */
+  get totalMentions(): number {
+    return this.conversations.reduce((n, c) => n + (c.unread_mentions ?? 0), 0);
+  }
+
+  /** A `mentioned` frame: one more unread mention, unless the conversation is on screen (it is read at once). */
+  private onMentioned(conversationId: number, m: Message): void {
+    if (this.mentionSeen.has(m.id)) return;
+    this.mentionSeen.add(m.id);
+    const c = this.conversation(conversationId);
+    if (!c) {
+      void this.loadConversations();
+      return;
+    }
+    const prev = this.lastMessage[conversationId];
+    if (!prev || prev.seq < m.seq) this.lastMessage[conversationId] = m;
+    if ((this.readSeq[c.id] ?? 0) >= m.seq) return;
+    const viewing = this.route.view === 'chat' && this.route.id === conversationId && typeof document !== 'undefined' && document.visibilityState === 'visible';
+    if (viewing) this.scheduleRead();
+    // Like the server's count: mentions above the read marker, which only members have.
+    else if (this.isMember(c)) c.unread_mentions = (c.unread_mentions ?? 0) + 1;
+  }
+
+  /** Mutes or unmutes the caller's notifications for one conversation (PUT …/notifications). */
+  async setNotificationsMuted(id: number, muted: boolean): Promise<void> {
+    await this.api.setNotificationsMuted(id, muted);
+    const c = this.conversation(id);
+    if (c) c.notifications_muted = muted;
+  }
+
+  /** Opens a conversation at one message: loads the history down to it, then ChatView scrolls to it and highlights it. */
+  focusMessage(conversationId: number, seq: number): void {
+    this.focus = { conversationId, seq, ready: false };
+    if (this.route.view !== 'chat' || this.route.id !== conversationId) this.navigate({ view: 'chat', id: conversationId });
+    else void this.loadFocus();
+  }
+
+  /** Called when the focused conversation's room is loaded: fetch older pages until `seq` is in it (no gap, so live messages still append). */
+  private async loadFocus(): Promise<void> {
+    const f = this.focus;
+    if (!f || f.ready) return;
+    const room = this.rooms[f.conversationId];
+    if (!room?.loaded || room.error) return;
+    try {
+      for (let guard = 0; guard < 100 && room.messages.length && room.messages[0].seq > f.seq && room.hasMore; guard++) {
+        const first = room.messages[0].seq;
+        const page = await this.api.messages(f.conversationId, { before_seq: first, limit: Math.min(200, Math.max(PAGE, first - f.seq + 10)) });
+        if (this.focus !== f) return;
+        const min = room.messages[0]?.seq ?? Infinity;
+        const add = page.messages.filter((m) => m.seq < min);
+        room.messages = [...add, ...room.messages];
+        if (!add.length || add[0].seq === page.messages[0]?.seq) room.hasMore = page.has_more;
+        if (!page.messages.length) break;
+      }
+    } catch (e) {
+      if (this.focus === f) this.focus = null;
+      this.toast(`Could not load that message: ${errorText(e)}`);
+      return;
+    }
+    if (this.focus !== f) return;
+    if (room.messages.some((m) => m.seq === f.seq)) f.ready = true;
+    else {
+      this.focus = null;
+      this.toast('That message is no longer in the conversation.', 'info');
+    }
+  }
+
+  // --- everyday: edit, reactions, replies and threads (issue 8) ------------------------------
+
+  /** The message being edited inline (one at a time), or null. */
+  editingId = $state<number | null>(null);
+  /** The reply target of each conversation's composer. */
+  replyTo = $state<Record<number, Message | null>>({});
+  /** The open thread panel, or null. */
+  thread = $state<Thread | null>(null);
+  /** Replies already counted into their parent's reply_count (a reply comes as message and ack). */
+  private countedReplies = new Set<number>();
+
+  /** Minutes a sender may edit (from /info when the server sends it; 15 otherwise, the default). */
+  get editWindowMinutes(): number {
+    const w = this.info?.edit_window_minutes;
+    return typeof w === 'number' && w >= 0 ? w : 15;
+  }
+
+  /** Own, not deleted, and (as far as this page knows) within the edit window. */
+  canEdit(m: Message): boolean {
+    if (!this.me || m.sender.id !== this.me.id || m.deleted) return false;
+    const w = this.editWindowMinutes;
+    if (w <= 0) return false;
+    return Math.max(this.now, Date.now()) - new Date(m.created_at).getTime() < w * 60_000;
+  }
+
+  /** Saves an edit and applies the answer (the frame that follows changes nothing more). */
+  async editMessage(m: Message, body: string): Promise<void> {
+    const edited = await this.api.editMessage(m.id, body.trim());
+    this.applyEdited(edited);
+  }
+
+  /** Adds or removes the caller's reaction; the server's whole list replaces ours. */
+  async toggleReaction(m: Message, emoji: string): Promise<void> {
+    const mine = !!this.me && (m.reactions ?? []).some((r) => r.emoji === emoji && r.user_ids.includes(this.me!.id));
+    const list = mine ? await this.api.unreact(m.id, emoji) : await this.api.react(m.id, emoji);
+    this.applyReactions(m.conversation_id, m.id, list);
+  }
+
+  /** Every loaded copy of a message (history, thread, pins, live feed, previews). */
+  private copiesOf(conversationId: number, messageId: number): Message[] {
+    const out: Message[] = [];
+    const inRoom = this.rooms[conversationId]?.messages.find((x) => x.id === messageId);
+    if (inRoom) out.push(inRoom);
+    const t = this.thread;
+    if (t && t.conversation_id === conversationId) {
+      if (t.parent.id === messageId) out.push(t.parent);
+      const r = t.replies.find((x) => x.id === messageId);
+      if (r) out.push(r);
+    }
+    const pin = this.pins[conversationId]?.find((x) => x.id === messageId);
+    if (pin) out.push(pin);
+    const fed = this.feed.find((x) => x.id === messageId);
+    if (fed) out.push(fed);
+    return out;
+  }
+
+  /** A message_edited frame (or PATCH answer): the whole message as edited. */
+  private applyEdited(e: Message): void {
+    for (const m of this.copiesOf(e.conversation_id, e.id)) {
+      m.body = e.body;
+      m.edited_at = e.edited_at ?? m.edited_at ?? new Date().toISOString();
+      if (e.mentions) m.mentions = e.mentions;
+      if (e.mention_all !== undefined) m.mention_all = e.mention_all;
+      if (e.reactions) m.reactions = e.reactions;
+      if (e.attachments) m.attachments = e.attachments;
+      if (typeof e.reply_count === 'number') m.reply_count = Math.max(e.reply_count, m.reply_count ?? 0);
+    }
+    const last = this.lastMessage[e.conversation_id];
+    if (last && last.id === e.id) this.lastMessage[e.conversation_id] = { ...last, body: e.body, edited_at: e.edited_at };
+    // Quotes of the edited message follow it.
+    for (const m of this.rooms[e.conversation_id]?.messages ?? []) {
+      if (m.reply_to?.id === e.id) m.reply_to = { ...m.reply_to, body: Array.from(e.body).slice(0, 200).join('') };
+    }
+  }
+
+  /** reaction_added / reaction_removed carry the whole list: replace, never merge. */
+  private applyReactions(conversationId: number, messageId: number, reactions: Message['reactions']): void {
+    for (const m of this.copiesOf(conversationId, messageId)) m.reactions = reactions ?? [];
+  }
+
+  /** A new reply: one more on its parent, and into the open thread. Counted once per reply. */
+  private countReply(m: Message): void {
+    const parentId = m.reply_to?.id;
+    if (!parentId || this.countedReplies.has(m.id)) return;
+    const room = this.rooms[m.conversation_id];
+    if (room?.messages.some((x) => x.id === m.id)) return; // already had it (a resumed stream)
+    this.countedReplies.add(m.id);
+    for (const p of this.copiesOf(m.conversation_id, parentId)) p.reply_count = (p.reply_count ?? 0) + 1;
+    const t = this.thread;
+    if (t && t.parent.id === parentId && !t.replies.some((x) => x.id === m.id)) t.replies.push(m);
+  }
+
+  /** Deletion side effects for replies: quotes go blank, the parent counts one reply less. */
+  private afterDeleted(conversationId: number, messageId: number, m: Message | undefined): void {
+    for (const x of this.rooms[conversationId]?.messages ?? []) {
+      if (x.reply_to?.id === messageId) x.reply_to = { ...x.reply_to, deleted: true, body: '' };
+    }
+    const t = this.thread;
+    if (t && t.conversation_id === conversationId) {
+      const r = t.replies.find((x) => x.id === messageId);
+      if (r && !r.deleted) {
+        r.deleted = true;
+        r.body = '';
+      }
+      if (t.parent.id === messageId) {
+        t.parent.deleted = true;
+        t.parent.body = '';
+      }
+    }
+    const parentId = m?.reply_to?.id ?? t?.replies.find((x) => x.id === messageId)?.reply_to?.id;
+    if (parentId) for (const p of this.copiesOf(conversationId, parentId)) p.reply_count = Math.max(0, (p.reply_count ?? 0) - 1);
+    for (const x of this.copiesOf(conversationId, messageId)) {
+      x.reactions = [];
+      x.attachments = [];
+      x.mentions = [];
+    }
+    if (this.replyTo[conversationId]?.id === messageId) this.replyTo[conversationId] = null;
+    if (this.editingId === messageId) this.editingId = null;
+  }
+
+  /** Opens the thread panel of a message and loads its replies. */
+  async openThread(m: Message): Promise<void> {
+    const t: Thread = { conversation_id: m.conversation_id, parent: { ...m }, replies: [], loading: true, error: '' };
+    this.thread = t;
+    try {
+      const r = await this.api.replies(m.id, { limit: 200 });
+      if (this.thread?.parent.id !== m.id) return;
+      const th = this.thread;
+      const have = new Set(r.replies.map((x) => x.id));
+      // Keep any reply that arrived live while loading.
+      th.replies = [...r.replies, ...th.replies.filter((x) => !have.has(x.id))];
+      if (r.message) th.parent = { ...r.message, reply_count: Math.max(r.message.reply_count ?? 0, th.replies.filter((x) => !x.deleted).length) };
+      for (const x of r.replies) this.countedReplies.add(x.id);
+    } catch (e) {
+      if (this.thread?.parent.id === m.id) this.thread.error = errorText(e);
+    } finally {
+      if (this.thread?.parent.id === m.id) this.thread.loading = false;
+    }
+  }
+
+  closeThread(): void {
+    this.thread = null;
+  }
+
+  /** Loads older history until the message with this seq is there (or the history ends). */
+  async loadUntil(conversationId: number, seq: number): Promise<boolean> {
+    const room = this.rooms[conversationId];
+    if (!room) return false;
+    for (let i = 0; i < 100; i++) {
+      if (room.messages.some((x) => x.seq === seq)) return true;
+      const first = room.messages[0]?.seq ?? 0;
+      if (!room.hasMore || first <= seq) return room.messages.some((x) => x.seq === seq);
+      if (room.loadingOlder) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const before = room.messages.length;
+      await this.loadOlder(conversationId);
+      if (room.messages.length === before && !room.loadingOlder) return room.messages.some((x) => x.seq === seq);
+    }
+    return room.messages.some((x) => x.seq === seq);
   }
 
   // --- toasts -------------------------------------------------------------------------------

@@ -73,9 +73,67 @@ const mathInline: TokenizerAndRendererExtension = {
   },
 };
 
+/**
+ * Who may be mentioned where a message is shown: `@username` of a member (case-insensitive)
+ * and `@all` when the server counted it (the message's `mention_all`). Highlighting happens
+ * inside the Markdown pipeline (not in code), and the output still goes through DOMPurify.
+ */
+export interface MentionContext {
+  /** Lowercase usernames that count as mentions here. */
+  names: ReadonlySet<string>;
+  /** The reader's own lowercase username (highlighted more). */
+  me?: string;
+  /** `@all` counts in this message. */
+  all: boolean;
+  /** Identifies names+me for the render cache (e.g. the member ids joined). */
+  key: string;
+}
+
+/** Usernames: letters, digits, `.`, `_`, `-` (docs/api.md, Mentions). */
+const MENTION = /^@([\p{L}\p{N}._-]+)/u;
+const WORDISH = /[\p{L}\p{N}._-]$/u;
+
+/** The mention context of the render in progress (parsing is synchronous). */
+let mentionCtx: MentionContext | null = null;
+
+/** The username a mention at the start of src names, or null (a trailing `.`, `-`, `_` may be punctuation). */
+export function matchMention(src: string, ctx: MentionContext): string | null {
+  const m = MENTION.exec(src);
+  if (!m) return null;
+  let name = m[1];
+  const ok = (n: string) => ctx.names.has(n.toLowerCase()) || (ctx.all && n.toLowerCase() === 'all');
+  while (name && !ok(name) && /[._-]$/.test(name)) name = name.slice(0, -1);
+  return name && ok(name) ? name : null;
+}
+
+const mention: TokenizerAndRendererExtension = {
+  name: 'mention',
+  level: 'inline',
+  start(src: string) {
+    if (!mentionCtx) return undefined;
+    const i = src.indexOf('@');
+    return i < 0 ? undefined : i;
+  },
+  tokenizer(src: string, tokens) {
+    if (!mentionCtx || src[0] !== '@') return undefined;
+    // Not in the middle of a word or an address (x@y).
+    const prev = tokens?.at(-1) as { raw?: string } | undefined;
+    if (prev?.raw && WORDISH.test(prev.raw)) return undefined;
+    const name = matchMention(src, mentionCtx);
+    if (!name) return undefined;
+    return { type: 'mention', raw: '@' + name, name };
+  },
+  renderer(token) {
+    const name = String(token.name);
+    const lower = name.toLowerCase();
+    const self = lower === 'all' || (mentionCtx?.me !== undefined && lower === mentionCtx.me);
+    return `<span class="mention${self ? ' mention-me' : ''}">@${escapeHtml(name)}</span>`;
+  },
+};
+
 const md = new Marked({ gfm: true, breaks: true, async: false });
 md.use({
-  extensions: [mathBlock, mathInline],
+  extensions: [mathBlock, mathInline, mention],
   renderer: {
     // Raw HTML is not part of the subset: show it as typed.
     html(token: Tokens.HTML | Tokens.Tag) {
@@ -143,19 +201,23 @@ export function sanitize(html: string): string {
 
 const cache = new Map<string, string>();
 
-/** Message body → safe HTML for {@html}. */
-export function renderMessage(body: string): string {
-  const hit = cache.get(body);
+/** Message body → safe HTML for {@html}; with a context, `@mentions` of members are highlighted. */
+export function renderMessage(body: string, ctx?: MentionContext | null): string {
+  const key = ctx ? `${ctx.key}\u0001${ctx.me ?? ''}\u0001${ctx.all ? 'A' : ''}\u0001${body}` : body;
+  const hit = cache.get(key);
   if (hit !== undefined) return hit;
   let html: string;
+  mentionCtx = ctx ?? null;
   try {
     html = md.parse(body) as string;
   } catch {
     html = `<p>${escapeHtml(body)}</p>`;
+  } finally {
+    mentionCtx = null;
   }
   const safe = sanitize(html);
   if (cache.size > 1000) cache.delete(cache.keys().next().value as string);
-  cache.set(body, safe);
+  cache.set(key, safe);
   return safe;
 }
 

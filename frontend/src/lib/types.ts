@@ -23,6 +23,10 @@ export interface Conversation {
   slow_mode_seconds?: number;
   /** In lists only: unread messages for the caller. */
   unread?: number;
+  /** Mentions of the caller above their read marker (issue 8; 0 for non-members). */
+  unread_mentions?: number;
+  /** The caller's own notification mute (issue 8). */
+  notifications_muted?: boolean;
   /** In lists only: null for an admin who is not a member. */
   member_role?: 'owner' | 'member' | null;
   members?: Member[];
@@ -75,6 +79,47 @@ export interface Message {
   deleted: boolean;
   /** Moderation API: pinned by an owner or admin. */
   pinned?: boolean;
+  // Everyday features (docs/api.md, issue 8). Optional so older servers and test fakes still fit.
+  edited_at?: string | null;
+  reply_to?: ReplyRef | null;
+  reply_count?: number;
+  mentions?: number[];
+  mention_all?: boolean;
+  reactions?: Reaction[];
+  attachments?: Attachment[];
+}
+
+/** The quoted message of a reply (body cut to 200 characters, "" when deleted). */
+export interface ReplyRef {
+  id: number;
+  seq: number;
+  sender: User;
+  body: string;
+  deleted: boolean;
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  user_ids: number[];
+}
+
+export interface Attachment {
+  id: number;
+  name: string;
+  content_type: string;
+  size: number;
+  width: number;
+  height: number;
+  inline: boolean;
+  url: string;
+  thumbnail_url: string;
+}
+
+/** One earlier text of an edited message (GET /messages/{id}/edits), oldest first. */
+export interface MessageEdit {
+  body: string;
+  edited_at: string;
 }
 
 export interface SessionInfo {
@@ -92,6 +137,8 @@ export interface ServerInfo {
   paused?: boolean;
   /** The active class session, or null (oversight API). */
   session?: ClassSessionInfo | null;
+  /** Not in /info as written; honoured when a server sends it (15 is assumed otherwise). */
+  edit_window_minutes?: number;
 }
 
 /** A class session as /info and frames carry it. */
@@ -150,6 +197,12 @@ export interface Settings {
   dm_policy?: DmPolicy;
   /** Words that flag a message (not block it). */
   flag_words?: string[];
+  /** Minutes a sender may edit a message (0–1440; 0 = editing off). */
+  edit_window_minutes?: number;
+  /** Largest upload, MiB (1–100). */
+  max_upload_mib?: number;
+  /** Per-user total of uploads that still exist, MiB (1–100000). */
+  upload_quota_mib?: number;
 }
 
 export interface ConsoleInfo {
@@ -158,6 +211,8 @@ export interface ConsoleInfo {
   urls: string[];
   join_urls: string[];
   online: number;
+  /** SHA-256 of the TLS certificate (lower-case hex); "" without --tls. */
+  fingerprint?: string;
 }
 
 /** Frames the server sends over the WebSocket. */
@@ -181,4 +236,33 @@ export type ServerFrame =
   | { type: 'session_started'; session: ClassSessionInfo }
   | { type: 'session_ended'; session: ClassSessionInfo }
   | { type: 'message_flagged'; flag: Flag }
-  | { type: 'conversation_deleted'; conversation_id: number };
+  | { type: 'conversation_deleted'; conversation_id: number }
+  | { type: 'mentioned'; conversation_id: number; message: Message }
+  | { type: 'message_edited'; conversation_id: number; message: Message }
+  | { type: 'reaction_added' | 'reaction_removed'; conversation_id: number; message_id: number; emoji: string; user_id: number; reactions: Reaction[] };
+
+// --- search and mentions (issue 8) ---------------------------------------------
+
+/** One part of a search snippet; `match` parts are the matched words. Plain text, never HTML. */
+export interface SnippetPart {
+  text: string;
+  match: boolean;
+}
+
+export interface SearchResult {
+  message: Message;
+  conversation_name: string;
+  snippet: SnippetPart[];
+}
+
+export interface SearchQuery {
+  q: string;
+  conversation_id?: number;
+  sender_id?: number;
+  /** RFC 3339 */
+  after?: string;
+  /** RFC 3339 */
+  before?: string;
+  limit?: number;
+  offset?: number;
+}
