@@ -39,7 +39,9 @@ export function addUser(dataDir, username, password, role, displayName) {
 
 /** One server process; restart() brings it back on the same port and data dir. */
 export class Server {
-  constructor() {
+  /** @param {string[]} args extra `teamchat serve` flags, such as ['--tls'] */
+  constructor(args = []) {
+    this.args = args;
     this.dataDir = mkdtempSync(join(tmpdir(), 'teamchat-e2e-'));
     this.port = 0;
     this.url = '';
@@ -49,7 +51,7 @@ export class Server {
 
   async start() {
     const addr = `127.0.0.1:${this.port}`;
-    const proc = spawn(BIN, ['serve', '--addr', addr, '--data', this.dataDir, '--no-mdns'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(BIN, ['serve', '--addr', addr, '--data', this.dataDir, '--no-mdns', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     const exited = new Promise((res) => proc.once('exit', (code, sig) => res(`exited (${code ?? sig})`)));
     this.exited = exited;
