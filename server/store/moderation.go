@@ -35,7 +35,7 @@ type modStmts struct {
 func prepareModeration(prep func(string) *sql.Stmt) modStmts {
 	return modStmts{
 		settings: prep(`SELECT key, value FROM settings WHERE key IN ('` + SettingPaused + `', '` + SettingDMPolicy + `')`),
-		mute:     prep(`SELECT until FROM mutes WHERE conversation_id = ? AND user_id = ? AND until > ?`),
+		mute:     prep(`SELECT user_id, until FROM mutes WHERE conversation_id = ? AND until > ?`),
 		lastPost: prep(`SELECT max(created_at) FROM messages WHERE conversation_id = ? AND sender_id = ?`),
 		staffPeer: prep(`SELECT count(*) FROM conversation_members m JOIN users u ON u.id = m.user_id
 			WHERE m.conversation_id = ? AND m.user_id <> ? AND u.role = 'admin'`),
@@ -52,8 +52,8 @@ type modState struct {
 	loaded   bool
 	paused   bool
 	dmPolicy string
-	lastPost map[[2]int64]int64 // (sender, conversation) → newest created_at (unix ms); 0 = none
-	mutes    map[[2]int64]int64 // (sender, conversation) → end of an active mute; 0 = none
+	lastPost map[[2]int64]int64        // (sender, conversation) → newest created_at (unix ms); 0 = none
+	mutes    map[int64]map[int64]int64 // conversation → muted user → end of the mute (active mutes only)
 }
 
 // Client-safe refusals of the moderation checks.
@@ -136,20 +136,20 @@ func (b *batchState) moderate(a Append, conv convInfo, isAdmin bool, memberRole 
 		return nil
 	}
 	key := [2]int64{a.SenderID, a.ConversationID}
-	until, ok := b.mod.mutes[key]
+	muted, ok := b.mod.mutes[a.ConversationID]
 	if !ok {
-		switch err := b.st.mod.mute.QueryRow(a.ConversationID, a.SenderID, t).Scan(&until); err {
-		case nil:
-		case sql.ErrNoRows:
-			until = 0
-		default:
+		// One read per conversation and batch: mutes are rare, so this is
+		// usually an empty answer shared by every sender of the batch.
+		var err error
+		if muted, err = b.activeMutes(a.ConversationID, t); err != nil {
 			return err
 		}
 		if b.mod.mutes == nil {
-			b.mod.mutes = map[[2]int64]int64{}
+			b.mod.mutes = map[int64]map[int64]int64{}
 		}
-		b.mod.mutes[key] = until
+		b.mod.mutes[a.ConversationID] = muted
 	}
+	until := muted[a.SenderID]
 	if until > 0 {
 		return model.Forbidden("%s%s", msgMutedPrefix, FormatTime(until))
 	}
@@ -172,6 +172,27 @@ func (b *batchState) moderate(a Append, conv convInfo, isAdmin bool, memberRole 
 		return model.RateLimited(fmt.Sprintf("slow mode: wait %d s", secs), time.Duration(wait)*time.Millisecond)
 	}
 	return nil
+}
+
+// activeMutes reads a conversation's active mutes (user → end).
+func (b *batchState) activeMutes(convID, t int64) (map[int64]int64, error) {
+	rows, err := b.st.mod.mute.Query(convID, t)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var m map[int64]int64
+	for rows.Next() {
+		var uid, until int64
+		if err := rows.Scan(&uid, &until); err != nil {
+			return nil, err
+		}
+		if m == nil {
+			m = map[int64]int64{}
+		}
+		m[uid] = until
+	}
+	return m, rows.Err()
 }
 
 // posted records a stored message's time for the slow-mode check of later
