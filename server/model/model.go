@@ -109,13 +109,15 @@ type Message struct {
 	Deleted        bool   `json:"deleted"`
 	Pinned         bool   `json:"pinned"`
 
-	EditedAt    *Time         `json:"edited_at"`   // null: never edited
-	ReplyTo     *ReplyPreview `json:"reply_to"`    // null: not a reply
-	ReplyCount  int           `json:"reply_count"` // replies that are not deleted
-	Mentions    []int64       `json:"mentions"`    // ids of the mentioned users (with @all: every member but the sender)
-	MentionAll  bool          `json:"mention_all"`
-	Reactions   []Reaction    `json:"reactions"`
-	Attachments []Attachment  `json:"attachments"`
+	// Omitted when empty (null, 0, false, no elements): every message goes to every
+	// subscriber, and most have none of these.
+	EditedAt    *Time         `json:"edited_at,omitempty"`   // absent: never edited
+	ReplyTo     *ReplyPreview `json:"reply_to,omitempty"`    // absent: not a reply
+	ReplyCount  int           `json:"reply_count,omitempty"` // replies that are not deleted
+	Mentions    []int64       `json:"mentions,omitempty"`    // ids of the mentioned users (with @all: every member but the sender)
+	MentionAll  bool          `json:"mention_all,omitempty"`
+	Reactions   []Reaction    `json:"reactions,omitempty"`
+	Attachments []Attachment  `json:"attachments,omitempty"`
 }
 
 // ReplyPreview is the quoted message a reply points at.

@@ -26,6 +26,28 @@ import type {
 } from './types';
 
 /** A failed request, carrying the server's error envelope (or a network failure). */
+/**
+ * JSON.parse reviver for everything the server sends: the wire omits a message's
+ * empty fields (edited_at, reply_to, reply_count, mentions, mention_all, reactions,
+ * attachments; docs/api.md), and this fills them in once, at the boundary, so the
+ * rest of the client can rely on them.
+ */
+export function withMessageDefaults(_key: string, value: unknown): unknown {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const m = value as Record<string, unknown>;
+    if ('seq' in m && 'sender' in m && 'body' in m && 'conversation_id' in m && 'client_id' in m) {
+      m.edited_at ??= null;
+      m.reply_to ??= null;
+      m.reply_count ??= 0;
+      m.mentions ??= [];
+      m.mention_all ??= false;
+      m.reactions ??= [];
+      m.attachments ??= [];
+    }
+  }
+  return value;
+}
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -118,7 +140,7 @@ export class Api {
     let data: unknown = undefined;
     if (text) {
       try {
-        data = JSON.parse(text);
+        data = JSON.parse(text, withMessageDefaults);
       } catch {
         data = undefined;
       }
@@ -689,7 +711,7 @@ export class ChatSocket {
       if (this.ws !== ws || typeof ev.data !== 'string') return;
       let f: ServerFrame;
       try {
-        f = JSON.parse(ev.data) as ServerFrame;
+        f = JSON.parse(ev.data, withMessageDefaults) as ServerFrame;
       } catch {
         return;
       }
