@@ -1,6 +1,7 @@
 import { describe, expect, it, beforeEach } from 'vitest';
 import { Api, ApiError, ChatSocket, backoffDelay, errorText, newClientId, socketUrl, type PendingSend } from '../src/lib/api';
 import type { Message, ServerFrame, User } from '../src/lib/types';
+import { SockWS } from './fakes';
 
 // --- fetch -------------------------------------------------------------------
 
@@ -147,32 +148,17 @@ describe('socketUrl', () => {
 
 // --- WebSocket -------------------------------------------------------------------
 
-class FakeWS {
+class FakeWS extends SockWS {
   static all: FakeWS[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(public url: string) {
-    FakeWS.all.push(this);
-  }
   send(data: string) {
     if (this.readyState !== 1) throw new Error('not open');
-    this.sent.push(JSON.parse(data));
-  }
-  close() {
-    this.readyState = 3;
+    super.send(data);
   }
   // test side
   open(u: User = user) {
     this.readyState = 1;
     this.onopen?.({});
     this.frame({ type: 'ready', user: u });
-  }
-  frame(f: ServerFrame | Record<string, unknown>) {
-    this.onmessage?.({ data: JSON.stringify(f) });
   }
   drop(code = 1006) {
     this.readyState = 3;

@@ -1,6 +1,6 @@
 // The application state (src/lib/chat.svelte.ts) driven through fake fetch and WebSocket.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeWS, calls, flush, serve } from './fakes';
+import { describe, expect, it } from 'vitest';
+import { FakeWS, calls, flush, serve, useFakeSocket, serveAs, startApp } from './fakes';
 import { ChatApp, parseHash, routeHash } from '../src/lib/chat.svelte';
 import type { Conversation, Message, User } from '../src/lib/types';
 
@@ -17,14 +17,7 @@ function msg(c: number, seq: number, sender: User, over: Partial<Message> = {}):
 const info = { name: 'Physics 101', id: 'x', version: 'dev', registration: 'code', guest_access: true };
 
 
-beforeEach(() => {
-  vi.stubGlobal('WebSocket', FakeWS);
-  FakeWS.last = null;
-  localStorage.clear();
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
+useFakeSocket();
 
 describe('routes', () => {
   it('parse and print', () => {
@@ -93,10 +86,7 @@ describe('ChatApp start-up', () => {
 
 describe('ChatApp messages', () => {
   async function signedIn(convs: Conversation[], pages: Record<number, Message[]> = {}) {
-    history.replaceState(null, '', '/');
-    serve((m, p, b) => {
-      if (p === '/info') return { status: 200, body: info };
-      if (m === 'GET' && p === '/session') return { status: 200, body: { user: me, csrf_token: 'tok' } };
+    serveAs(me, info, (m, p, b) => {
       if (m === 'GET' && p === '/conversations') return { status: 200, body: { conversations: convs } };
       const mm = /^\/conversations\/(\d+)\/messages/.exec(p);
       if (m === 'GET' && mm) return { status: 200, body: { messages: (pages[Number(mm[1])] ?? []).slice(-50), has_more: false } };
@@ -105,12 +95,7 @@ describe('ChatApp messages', () => {
       void b;
       return undefined;
     });
-    const app = new ChatApp();
-    await app.init();
-    const ws = FakeWS.last!;
-    ws.readyState = 1;
-    ws.frame({ type: 'ready', user: me });
-    return { app, ws };
+    return startApp(me);
   }
 
   it('opens a conversation from the newest page, subscribes after it, and sends with a pending echo', async () => {

@@ -1,14 +1,13 @@
 // Everyday features (issue 8): edit, reactions, replies/threads, mentions, attachments —
 // the api.ts calls, the upload over a fake XMLHttpRequest, the socket's outbox, the frames
 // in the application state, and mention highlighting inside the Markdown pipeline.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeWS, calls, flush, serve, type Route } from './fakes';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { FakeWS, calls, flush, useFakeSocket, serveAs, startApp, recorder, SockWS, type Route } from './fakes';
 import { Api, ApiError, ChatSocket, sendFrame, type PendingSend, type XhrLike } from '../src/lib/api';
-import { ChatApp } from '../src/lib/chat.svelte';
 import { renderMessage, type MentionContext } from '../src/lib/render';
 import { REACTIONS, insertMention, isSingleEmoji, mentionOptions, mentionQuery } from '../src/lib/everyday';
 import { Uploads, humanSize } from '../src/lib/uploads.svelte';
-import type { Attachment, Conversation, Member, Message, ServerFrame, User } from '../src/lib/types';
+import type { Attachment, Conversation, Member, Message, User } from '../src/lib/types';
 
 const prof: User = { id: 1, username: 'prof', display_name: 'Prof. Ada', role: 'admin', created_at: '2026-11-29T09:00:00.000Z', disabled: false };
 const grace: User = { ...prof, id: 2, username: 'grace', display_name: 'Grace Hopper', role: 'user' };
@@ -41,28 +40,9 @@ const png: Attachment = { id: 7, name: 'plot.png', content_type: 'image/png', si
 
 // --- REST ------------------------------------------------------------------------------
 
-interface Call {
-  url: string;
-  method: string;
-  body: unknown;
-  headers: Record<string, string>;
-}
-function recorder(answer: (c: Call) => { status: number; body?: unknown }) {
-  const log: Call[] = [];
-  const f = async (url: string, init: RequestInit = {}) => {
-    const c = { url, method: init.method ?? 'GET', body: init.body ? JSON.parse(String(init.body)) : undefined, headers: (init.headers ?? {}) as Record<string, string> };
-    log.push(c);
-    const a = answer(c);
-    return new Response(a.body === undefined ? null : JSON.stringify(a.body), { status: a.status });
-  };
-  const api = new Api('', f);
-  api.csrf = 'tok';
-  return { api, log };
-}
-
 describe('Api everyday calls', () => {
   it('edits with PATCH and the CSRF header, and reads the edit history', async () => {
-    const { api, log } = recorder((c) =>
+    const { api, calls: log } = recorder((c) =>
       c.method === 'PATCH' ? { status: 200, body: msg(1, 3, grace, { body: 'fixed', edited_at: '2026-11-29T10:00:00Z' }) } : { status: 200, body: { edits: [{ body: 'fxied', edited_at: '2026-11-29T10:00:00Z' }] } },
     );
     const m = await api.editMessage(103, 'fixed');
@@ -76,7 +56,7 @@ describe('Api everyday calls', () => {
 
   it('reacts with PUT and unreacts with DELETE, the emoji path-escaped', async () => {
     const list = [{ emoji: '👍', count: 1, user_ids: [2] }];
-    const { api, log } = recorder(() => ({ status: 200, body: { reactions: list } }));
+    const { api, calls: log } = recorder(() => ({ status: 200, body: { reactions: list } }));
     expect(await api.react(103, '👍')).toEqual(list);
     expect(await api.unreact(103, '❤️')).toEqual(list);
     expect(await api.react(103, '#/?')).toEqual(list);
@@ -90,7 +70,7 @@ describe('Api everyday calls', () => {
 
   it('lists replies and posts with reply_to and attachment_ids (only when set)', async () => {
     const parent = msg(1, 3, grace, { reply_count: 1 });
-    const { api, log } = recorder((c) => (c.method === 'GET' ? { status: 200, body: { message: parent, replies: [msg(1, 4, prof, { reply_to: { id: parent.id, seq: 3, sender: grace, body: 'm3', deleted: false } })], has_more: false } } : { status: 201, body: msg(1, 5, grace) }));
+    const { api, calls: log } = recorder((c) => (c.method === 'GET' ? { status: 200, body: { message: parent, replies: [msg(1, 4, prof, { reply_to: { id: parent.id, seq: 3, sender: grace, body: 'm3', deleted: false } })], has_more: false } } : { status: 201, body: msg(1, 5, grace) }));
     const r = await api.replies(103, { limit: 50, after_seq: 3 });
     expect(log[0].url).toBe('/api/v1/messages/103/replies?limit=50&after_seq=3');
     expect(r.replies).toHaveLength(1);
@@ -233,28 +213,6 @@ describe('Api.upload', () => {
 
 // --- the socket keeps reply_to and attachment_ids ----------------------------------------------
 
-class SockWS {
-  static all: SockWS[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(public url: string) {
-    SockWS.all.push(this);
-  }
-  send(d: string) {
-    this.sent.push(JSON.parse(d));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  frame(f: ServerFrame | Record<string, unknown>) {
-    this.onmessage?.({ data: JSON.stringify(f) });
-  }
-}
-
 describe('ChatSocket outbox with replies and attachments', () => {
   it('sends reply_to and attachment_ids, persists them, and resends them after a reconnect', () => {
     let saved: PendingSend[] = [];
@@ -317,12 +275,7 @@ const members: Member[] = [
 ];
 
 async function signedIn(me: User, convs: Conversation[], pages: Record<number, Message[]> = {}, extra: Route = () => undefined) {
-  history.replaceState(null, '', '/');
-  serve((m, p, b) => {
-    const x = extra(m, p, b);
-    if (x) return x;
-    if (p === '/info') return { status: 200, body: info };
-    if (m === 'GET' && p === '/session') return { status: 200, body: { user: me, csrf_token: 'tok' } };
+  serveAs(me, info, (m, p, b) => {
     if (m === 'GET' && p === '/settings') return { status: 200, body: { registration: 'code', join_code: 'X', guest_access: true, guest_ttl_hours: 24 } };
     if (m === 'GET' && p === '/conversations') return { status: 200, body: { conversations: convs } };
     const mm = /^\/conversations\/(\d+)\/messages/.exec(p);
@@ -331,26 +284,15 @@ async function signedIn(me: User, convs: Conversation[], pages: Record<number, M
     if (m === 'POST' && /\/read$/.test(p)) return { status: 204 };
     if (m === 'GET' && p === '/flags?status=open') return { status: 200, body: { flags: [] } };
     return undefined;
-  });
-  const app = new ChatApp();
-  await app.init();
-  const ws = FakeWS.last!;
-  ws.readyState = 1;
-  ws.frame({ type: 'ready', user: me });
+  }, extra);
+  const { app, ws } = await startApp(me);
   await flush();
   app.navigate({ view: 'chat', id: 1 });
   await flush();
   return { app, ws };
 }
 
-beforeEach(() => {
-  vi.stubGlobal('WebSocket', FakeWS);
-  FakeWS.last = null;
-  localStorage.clear();
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
+useFakeSocket();
 
 describe('ChatApp everyday frames', () => {
   it('message_edited replaces the text, sets edited_at, and updates quotes of it', async () => {

@@ -1,9 +1,9 @@
 // The professor's live feed (#live): merge / order / dedupe of the stream, the
 // subscription bookkeeping (who holds which conversation), and the state wiring.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeWS, calls, flush, serve } from './fakes';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { FakeWS, calls, flush, useFakeSocket, serveAs, startApp } from './fakes';
 import { FEED_CAP, SubscriptionBook, feedCompare, feedMatches, markFeedDeleted, mergeFeed } from '../src/lib/live';
-import { ChatApp, parseHash, routeHash } from '../src/lib/chat.svelte';
+import { parseHash, routeHash } from '../src/lib/chat.svelte';
 import { sessionTranscriptUrl } from '../src/lib/api';
 import type { Conversation, Message, User } from '../src/lib/types';
 
@@ -146,10 +146,7 @@ let convList: Conversation[] = [];
 let pages: Record<number, Message[]> = {};
 
 async function signedIn(me: User) {
-  history.replaceState(null, '', '/');
-  serve((m, p) => {
-    if (p === '/info') return { status: 200, body: { name: 'Physics 101', id: 'x', version: 'dev', registration: 'code', guest_access: true, session: null } };
-    if (m === 'GET' && p === '/session') return { status: 200, body: { user: me, csrf_token: 'tok' } };
+  serveAs(me, { name: 'Physics 101', id: 'x', version: 'dev', registration: 'code', guest_access: true, session: null }, (m, p) => {
     if (m === 'GET' && p === '/settings') return { status: 200, body: { registration: 'code', join_code: 'X', guest_access: true, guest_ttl_hours: 24, flag_words: [] } };
     if (m === 'GET' && p === '/flags?status=open') return { status: 200, body: { flags: [] } };
     if (m === 'GET' && p === '/conversations') return { status: 200, body: { conversations: convList } };
@@ -163,11 +160,7 @@ async function signedIn(me: User) {
     if (m === 'POST' && /\/read$/.test(p)) return { status: 204 };
     return undefined;
   });
-  const app = new ChatApp();
-  await app.init();
-  const ws = FakeWS.last!;
-  ws.readyState = 1;
-  ws.frame({ type: 'ready', user: me });
+  const { app, ws } = await startApp(me);
   await flush();
   return { app, ws };
 }
@@ -175,19 +168,14 @@ async function signedIn(me: User) {
 const subscribes = (ws: FakeWS) => ws.sent.filter((f) => f.type === 'subscribe');
 const unsubscribes = (ws: FakeWS) => ws.sent.filter((f) => f.type === 'unsubscribe').map((f) => f.conversation_id);
 
+useFakeSocket();
 beforeEach(() => {
-  vi.stubGlobal('WebSocket', FakeWS);
-  FakeWS.last = null;
-  localStorage.clear();
   convList = [conv(1, { last_seq: 25 }), conv(2, { last_seq: 2 }), conv(3)];
   pages = {
     1: Array.from({ length: 25 }, (_, i) => msg(1, i + 1, i + 1)),
     2: [msg(2, 1, 3, alan), msg(2, 2, 30, alan)],
     3: [],
   };
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
 });
 
 describe('ChatApp live feed', () => {

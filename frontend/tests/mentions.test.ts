@@ -1,8 +1,8 @@
 // Mentions and notification mutes in the application state (issue 8): the badge
 // from `mentioned` frames, its reset on read, the mute flag, and jumping to a message.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeWS, calls, flush, serve } from './fakes';
-import { ChatApp, parseHash, routeHash } from '../src/lib/chat.svelte';
+import { describe, expect, it } from 'vitest';
+import { calls, flush, serve, useFakeSocket, startApp } from './fakes';
+import { parseHash, routeHash } from '../src/lib/chat.svelte';
 import type { Conversation, Message, User } from '../src/lib/types';
 
 const me: User = { id: 1, username: 'grace', display_name: 'Grace', role: 'user', created_at: '2026-11-29T09:00:00.000Z', disabled: false };
@@ -16,14 +16,7 @@ function msg(c: number, seq: number, sender: User, over: Partial<Message> = {}):
   return { id: c * 1000 + seq, conversation_id: c, seq, sender, body: `m${seq}`, created_at: '2026-11-29T09:30:00.000Z', client_id: null, deleted: false, ...over };
 }
 
-beforeEach(() => {
-  vi.stubGlobal('WebSocket', FakeWS);
-  FakeWS.last = null;
-  localStorage.clear();
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
+useFakeSocket();
 
 /** History of conversation `c` with seqs 1..n; GET …/messages honours before_seq and limit like the server. */
 function history(c: number, n: number): Message[] {
@@ -51,12 +44,7 @@ async function signedIn(convs: Conversation[], pages: Record<number, Message[]> 
     if (m === 'PUT' && /^\/conversations\/[12]\/notifications$/.test(p)) return (b as { muted: unknown }).muted === true || (b as { muted: unknown }).muted === false ? { status: 204 } : { status: 400 };
     return undefined;
   });
-  const app = new ChatApp();
-  await app.init();
-  const ws = FakeWS.last!;
-  ws.readyState = 1;
-  ws.frame({ type: 'ready', user: me });
-  return { app, ws };
+  return startApp(me);
 }
 
 describe('routes', () => {

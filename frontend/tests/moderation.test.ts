@@ -1,9 +1,9 @@
 // Moderation (issue 6): the api.ts calls, the refusal parsers, the socket's
 // handling of slow mode, and the frames/refusals in the application state.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeWS, calls, flush, serve, type Route } from './fakes';
-import { Api, ChatSocket, errorText, isPausedRefusal, mutedUntil, readableRefusal, slowModeWait, ApiError, type PendingSend } from '../src/lib/api';
-import { ChatApp, parseHash } from '../src/lib/chat.svelte';
+import { describe, expect, it } from 'vitest';
+import { calls, flush, useFakeSocket, serveAs, startApp, recorder, SockWS, type Route } from './fakes';
+import { ChatSocket, errorText, isPausedRefusal, mutedUntil, readableRefusal, slowModeWait, ApiError, type PendingSend } from '../src/lib/api';
+import { parseHash } from '../src/lib/chat.svelte';
 import type { Conversation, Message, ServerFrame, User } from '../src/lib/types';
 
 const prof: User = { id: 1, username: 'prof', display_name: 'Prof. Ada', role: 'admin', created_at: '2026-11-29T09:00:00.000Z', disabled: false };
@@ -17,26 +17,6 @@ function msg(c: number, seq: number, sender: User, over: Partial<Message> = {}):
 }
 
 // --- REST calls --------------------------------------------------------------------
-
-interface Call {
-  url: string;
-  method: string;
-  body: unknown;
-  headers: Record<string, string>;
-}
-
-function recorder(answer: (c: Call) => { status: number; body?: unknown; headers?: Record<string, string> }) {
-  const calls: Call[] = [];
-  const f = async (url: string, init: RequestInit = {}) => {
-    const c = { url, method: init.method ?? 'GET', body: init.body ? JSON.parse(String(init.body)) : undefined, headers: (init.headers ?? {}) as Record<string, string> };
-    calls.push(c);
-    const a = answer(c);
-    return new Response(a.body === undefined ? null : JSON.stringify(a.body), { status: a.status, headers: a.headers });
-  };
-  const api = new Api('', f);
-  api.csrf = 'tok';
-  return { api, calls };
-}
 
 describe('Api moderation calls', () => {
   it('mutes, lists mutes and unmutes with CSRF', async () => {
@@ -133,28 +113,6 @@ describe('refusal parsers', () => {
 
 // --- the socket ------------------------------------------------------------------------
 
-class SockWS {
-  static all: SockWS[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(public url: string) {
-    SockWS.all.push(this);
-  }
-  send(d: string) {
-    this.sent.push(JSON.parse(d));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  frame(f: ServerFrame | Record<string, unknown>) {
-    this.onmessage?.({ data: JSON.stringify(f) });
-  }
-}
-
 describe('ChatSocket and slow mode', () => {
   it('reports a slow-mode refusal and drops it from the outbox instead of retrying every second', () => {
     const timers: unknown[] = [];
@@ -189,12 +147,7 @@ const info = { name: 'Physics 101', id: 'x', version: 'dev', registration: 'code
 const settings = { registration: 'code', join_code: 'X', guest_access: true, guest_ttl_hours: 24, paused: true, dm_policy: 'anyone' };
 
 async function signedIn(me: User, convs: Conversation[], pages: Record<number, Message[]> = {}, extra: Route = () => undefined) {
-  history.replaceState(null, '', '/');
-  serve((m, p, b) => {
-    const x = extra(m, p, b);
-    if (x) return x;
-    if (p === '/info') return { status: 200, body: info };
-    if (m === 'GET' && p === '/session') return { status: 200, body: { user: me, csrf_token: 'tok' } };
+  serveAs(me, info, (m, p, b) => {
     if (m === 'GET' && p === '/settings') return me.role === 'admin' ? { status: 200, body: settings } : { status: 403, body: { error: { code: 'forbidden', message: 'admins only' } } };
     if (m === 'GET' && p === '/conversations') return { status: 200, body: { conversations: convs } };
     const mm = /^\/conversations\/(\d+)\/messages/.exec(p);
@@ -202,24 +155,13 @@ async function signedIn(me: User, convs: Conversation[], pages: Record<number, M
     if (m === 'GET' && /^\/conversations\/\d+\/members$/.test(p)) return { status: 200, body: { members: [{ user: prof, role: 'member', joined_at: '' }, { user: grace, role: 'member', joined_at: '' }] } };
     if (m === 'POST' && /\/read$/.test(p)) return { status: 204 };
     return undefined;
-  });
-  const app = new ChatApp();
-  await app.init();
-  const ws = FakeWS.last!;
-  ws.readyState = 1;
-  ws.frame({ type: 'ready', user: me });
+  }, extra);
+  const { app, ws } = await startApp(me);
   await flush();
   return { app, ws };
 }
 
-beforeEach(() => {
-  vi.stubGlobal('WebSocket', FakeWS);
-  FakeWS.last = null;
-  localStorage.clear();
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
+useFakeSocket();
 
 describe('ChatApp moderation', () => {
   it('routes #audit', () => {

@@ -1,9 +1,9 @@
 // Oversight (issue 6): class sessions, flags and reports, participation and transcript
 // exports — the api.ts calls and the session_* / message_flagged frames in the state.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeWS, calls, flush, serve, type Route } from './fakes';
-import { Api, ApiError, participationCsvUrl, transcriptUrl } from '../src/lib/api';
-import { ChatApp, parseHash, routeHash } from '../src/lib/chat.svelte';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { calls, flush, useFakeSocket, serveAs, startApp, recorder, type Route } from './fakes';
+import { ApiError, participationCsvUrl, transcriptUrl, withMessageDefaults } from '../src/lib/api';
+import { parseHash, routeHash } from '../src/lib/chat.svelte';
 import type { Conversation, Flag, Message, User } from '../src/lib/types';
 
 const prof: User = { id: 1, username: 'prof', display_name: 'Prof. Ada', role: 'admin', created_at: '2026-11-29T09:00:00.000Z', disabled: false };
@@ -22,26 +22,6 @@ function flag(id: number, m: Message, over: Partial<Flag> = {}): Flag {
 const lecture = { id: 7, name: 'Lecture 5', started_at: '2026-11-29T09:00:00.000Z', ends_at: null };
 
 // --- REST calls --------------------------------------------------------------------------
-
-interface Call {
-  url: string;
-  method: string;
-  body: unknown;
-  headers: Record<string, string>;
-}
-
-function recorder(answer: (c: Call) => { status: number; body?: unknown }) {
-  const calls: Call[] = [];
-  const f = async (url: string, init: RequestInit = {}) => {
-    const c = { url, method: init.method ?? 'GET', body: init.body ? JSON.parse(String(init.body)) : undefined, headers: (init.headers ?? {}) as Record<string, string> };
-    calls.push(c);
-    const a = answer(c);
-    return new Response(a.body === undefined ? null : JSON.stringify(a.body), { status: a.status });
-  };
-  const api = new Api('', f);
-  api.csrf = 'tok';
-  return { api, calls };
-}
 
 describe('Api oversight calls', () => {
   it('starts (with and without an end time), lists and ends class sessions', async () => {
@@ -71,7 +51,7 @@ describe('Api oversight calls', () => {
     const { api, calls } = recorder((c) => (c.method === 'GET' ? { status: 200, body: { flags: [f] } } : { status: c.url.includes('report') ? 201 : 200, body: {} }));
     await api.report(102, 'rude');
     expect(calls[0]).toMatchObject({ url: '/api/v1/messages/102/report', method: 'POST', body: { reason: 'rude' } });
-    expect(await api.flags()).toEqual([f]);
+    expect(await api.flags()).toEqual(JSON.parse(JSON.stringify([f]), withMessageDefaults)); // the client fills omitted fields
     expect(calls[1].url).toBe('/api/v1/flags?status=open');
     await api.flags('resolved');
     expect(calls[2].url).toBe('/api/v1/flags?status=resolved');
@@ -112,12 +92,7 @@ let infoSession: typeof lecture | null = null;
 let openFlags: Flag[] = [];
 
 async function signedIn(me: User, convs: Conversation[], pages: Record<number, Message[]> = {}, extra: Route = () => undefined) {
-  history.replaceState(null, '', '/');
-  serve((m, p, b) => {
-    const x = extra(m, p, b);
-    if (x) return x;
-    if (p === '/info') return { status: 200, body: { name: 'Physics 101', id: 'x', version: 'dev', registration: 'code', guest_access: true, session: infoSession } };
-    if (m === 'GET' && p === '/session') return { status: 200, body: { user: me, csrf_token: 'tok' } };
+  serveAs(me, () => ({ name: 'Physics 101', id: 'x', version: 'dev', registration: 'code', guest_access: true, session: infoSession }), (m, p, b) => {
     if (m === 'GET' && p === '/settings') return { status: 200, body: { registration: 'code', join_code: 'X', guest_access: true, guest_ttl_hours: 24, flag_words: ['cheat'] } };
     if (m === 'GET' && p === '/flags?status=open') return { status: 200, body: { flags: openFlags } };
     if (m === 'GET' && p === '/conversations') return { status: 200, body: { conversations: convs } };
@@ -126,25 +101,16 @@ async function signedIn(me: User, convs: Conversation[], pages: Record<number, M
     if (m === 'GET' && /^\/conversations\/\d+\/members$/.test(p)) return { status: 200, body: { members: [] } };
     if (m === 'POST' && /\/read$/.test(p)) return { status: 204 };
     return undefined;
-  });
-  const app = new ChatApp();
-  await app.init();
-  const ws = FakeWS.last!;
-  ws.readyState = 1;
-  ws.frame({ type: 'ready', user: me });
+  }, extra);
+  const { app, ws } = await startApp(me);
   await flush();
   return { app, ws };
 }
 
+useFakeSocket();
 beforeEach(() => {
-  vi.stubGlobal('WebSocket', FakeWS);
-  FakeWS.last = null;
-  localStorage.clear();
   infoSession = null;
   openFlags = [];
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
 });
 
 describe('ChatApp oversight', () => {

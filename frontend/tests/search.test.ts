@@ -134,7 +134,7 @@ describe('snippets', () => {
   });
 
   it('the search and mentions views never use {@html}', () => {
-    for (const f of ['Search.svelte', 'Snippet.svelte', 'MentionsView.svelte']) {
+    for (const f of ['Search.svelte', 'Snippet.svelte', 'MentionsView.svelte', 'MessageResult.svelte']) {
       expect(readFileSync(join(__dirname, '../src/components', f), 'utf8')).not.toMatch(/\{@html/);
     }
   });
