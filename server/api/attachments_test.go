@@ -2,13 +2,10 @@ package api_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -25,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"teamchat/server/files/filestest"
 	"teamchat/server/servertest"
 )
 
@@ -83,33 +81,6 @@ func attPNG(t *testing.T, w, h int) []byte {
 	if err := png.Encode(&b, img); err != nil {
 		t.Fatal(err)
 	}
-	return b.Bytes()
-}
-
-// attBombPNG is a PNG whose header claims w × h pixels, with almost no data.
-func attBombPNG(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		c := crc32.NewIEEE()
-		c.Write([]byte(typ))
-		c.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, c.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA: 3.6 GB once decoded at 30000²
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write(make([]byte, 4<<20))
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
 	return b.Bytes()
 }
 
@@ -497,7 +468,7 @@ func TestAttachmentAuthorization(t *testing.T) {
 func TestAttachmentDecompressionBomb(t *testing.T) {
 	c := newAttachClass(t)
 	for _, dims := range [][2]uint32{{30000, 30000}, {10000, 6000}, {1 << 30, 1}} {
-		data := attBombPNG(dims[0], dims[1])
+		data := filestest.BombPNG(dims[0], dims[1])
 		start := time.Now()
 		a := attMustUpload(t, c.stu, c.conv, "bomb.png", "image/png", data)
 		if d := time.Since(start); d > 5*time.Second {

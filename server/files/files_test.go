@@ -2,13 +2,10 @@ package files_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -25,6 +22,7 @@ import (
 	"time"
 
 	"teamchat/server/files"
+	"teamchat/server/files/filestest"
 )
 
 func newStore(t *testing.T) (*files.Store, string) {
@@ -296,33 +294,6 @@ func encode(t *testing.T, format string, img image.Image) []byte {
 	return b.Bytes()
 }
 
-// BombPNG is a PNG whose header claims w × h pixels, with a little pixel data.
-func BombPNG(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		c := crc32.NewIEEE()
-		c.Write([]byte(typ))
-		c.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, c.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write(make([]byte, 1<<20)) // compresses to ~1 KiB
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
-}
-
 func TestInspectImages(t *testing.T) {
 	s, _ := newStore(t)
 	webpData, err := os.ReadFile("testdata/blue-purple-pink.lossy.webp")
@@ -341,8 +312,8 @@ func TestInspectImages(t *testing.T) {
 		{"gif", encode(t, "gif", gradient(100, 50)), files.TypeGIF, 100, 50, image.Pt(100, 50)},
 		{"webp", webpData, files.TypeWebP, 150, 100, image.Pt(150, 100)},
 		{"large within limits", encode(t, "png", image.NewGray(image.Rect(0, 0, 5000, 3000))), files.TypePNG, 5000, 3000, image.Pt(320, 192)},
-		{"bomb 30000x30000", BombPNG(30000, 30000), files.TypeOctet, 0, 0, image.Point{}},
-		{"bomb 10000x6000 (60 MP)", BombPNG(10000, 6000), files.TypeOctet, 0, 0, image.Point{}},
+		{"bomb 30000x30000", filestest.BombPNG(30000, 30000), files.TypeOctet, 0, 0, image.Point{}},
+		{"bomb 10000x6000 (60 MP)", filestest.BombPNG(10000, 6000), files.TypeOctet, 0, 0, image.Point{}},
 		{"png header, garbage after", append(encode(t, "png", gradient(10, 10))[:40], "garbage"...), files.TypeOctet, 0, 0, image.Point{}},
 		{"svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>`), files.TypeText, 0, 0, image.Point{}},
 		{"svg with xml declaration", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), files.TypeOctet, 0, 0, image.Point{}},
