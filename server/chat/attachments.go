@@ -58,7 +58,7 @@ func (s *Service) UploadAllowed(ctx context.Context, actor model.User, convID in
 	if _, _, err := s.Authorize(ctx, actor, convID, ActPost); err != nil {
 		return 0, 0, err
 	}
-	if err := s.st.UploadRefusal(ctx, convID, actor.ID); err != nil {
+	if err := s.st.WriteRefusal(ctx, convID, actor.ID); err != nil {
 		return 0, 0, err
 	}
 	set, err := s.Settings(ctx)

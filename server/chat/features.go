@@ -71,35 +71,6 @@ func (s *Service) messageFor(ctx context.Context, actor model.User, msgID int64,
 	return m, conv, role, nil
 }
 
-// writeRefusal applies the rules that hold for every write besides sending:
-// the class pause (admins exempt) and the actor's mute in the conversation
-// (admins and owners exempt), with the messages of sending.
-func (s *Service) writeRefusal(ctx context.Context, actor model.User, convID int64, role string) error {
-	if actor.Role == model.RoleAdmin {
-		return nil
-	}
-	set, err := s.Settings(ctx)
-	if err != nil {
-		return err
-	}
-	if set.Paused {
-		return model.Forbidden(store.MsgPaused)
-	}
-	if role == model.MemberOwner {
-		return nil
-	}
-	mutes, err := s.st.Mutes(ctx, convID)
-	if err != nil {
-		return err
-	}
-	for _, mu := range mutes {
-		if mu.User.ID == actor.ID {
-			return model.Forbidden("you are muted in this conversation until %s", store.FormatTime(mu.Until.UnixMilli()))
-		}
-	}
-	return nil
-}
-
 // ---- edits ----
 
 // EditMessage replaces the body of the actor's own message within the edit window.
@@ -130,7 +101,7 @@ func (s *Service) EditMessage(ctx context.Context, actor model.User, msgID int64
 			return m, err
 		}
 	}
-	if err := s.writeRefusal(ctx, actor, conv.ID, role); err != nil {
+	if err := s.st.WriteRefusal(ctx, conv.ID, actor.ID); err != nil {
 		return m, err
 	}
 	if conv.Locked && actor.Role != model.RoleAdmin && role != model.MemberOwner {
@@ -163,12 +134,9 @@ func (s *Service) MessageEdits(ctx context.Context, actor model.User, msgID int6
 
 // ---- reactions ----
 
-// QuickReactions are the emoji the client offers first; any single emoji is accepted.
-var QuickReactions = []string{"👍", "❤️", "😂", "😮", "😢", "🎉", "✅", "❓"}
-
 // React adds (on) or removes the actor's emoji on a message.
 func (s *Service) React(ctx context.Context, actor model.User, msgID int64, emoji string, on bool) ([]model.Reaction, error) {
-	m, _, role, err := s.messageFor(ctx, actor, msgID, ActPost)
+	m, _, _, err := s.messageFor(ctx, actor, msgID, ActPost)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +146,7 @@ func (s *Service) React(ctx context.Context, actor model.User, msgID int64, emoj
 	if m.Deleted {
 		return nil, model.Invalid("a deleted message takes no reactions")
 	}
-	if err := s.writeRefusal(ctx, actor, m.ConversationID, role); err != nil {
+	if err := s.st.WriteRefusal(ctx, m.ConversationID, actor.ID); err != nil {
 		return nil, err
 	}
 	if err := s.allowMessage(actor.ID); err != nil {

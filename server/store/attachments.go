@@ -72,11 +72,11 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// uploadRefusal applies, for userID in convID, the rules that refuse a write
-// other than sending: membership (admins need none), the class pause (admins
+// writeRefusal applies, for userID in convID, the rules that refuse a write
+// other than sending (uploads, edits, reactions): membership (admins need none), the class pause (admins
 // exempt) and the user's mute (admins and owners exempt), with the messages of
 // sending.
-func uploadRefusal(ctx context.Context, q querier, convID, userID int64) error {
+func writeRefusal(ctx context.Context, q querier, convID, userID int64) error {
 	var role string
 	if err := q.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ?`, userID).Scan(&role); err != nil {
 		if err == sql.ErrNoRows {
@@ -120,11 +120,11 @@ func uploadRefusal(ctx context.Context, q querier, convID, userID int64) error {
 	}
 }
 
-// UploadRefusal is the domain error that refuses userID's upload to convID now
-// (not a member, class paused, muted), or nil. InsertAttachment checks it again
-// in its transaction.
-func (s *Store) UploadRefusal(ctx context.Context, convID, userID int64) error {
-	if err := uploadRefusal(ctx, s.r, convID, userID); err != nil {
+// WriteRefusal is the domain error that refuses userID's upload, edit or
+// reaction in convID now (not a member, class paused, muted), or nil.
+// InsertAttachment checks it again in its transaction.
+func (s *Store) WriteRefusal(ctx context.Context, convID, userID int64) error {
+	if err := writeRefusal(ctx, s.r, convID, userID); err != nil {
 		return mapErr(err)
 	}
 	return nil
@@ -143,7 +143,7 @@ func (s *Store) InsertAttachment(ctx context.Context, a NewAttachment) (Attachme
 	rec := AttachmentRecord{UploaderID: a.UploaderID, ConversationID: a.ConversationID, Hash: a.Hash, Name: a.Name,
 		ContentType: a.ContentType, Size: a.Size, Width: a.Width, Height: a.Height, Thumbnail: a.Thumbnail, CreatedAt: now()}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := uploadRefusal(ctx, tx, a.ConversationID, a.UploaderID); err != nil {
+		if err := writeRefusal(ctx, tx, a.ConversationID, a.UploaderID); err != nil {
 			return err
 		}
 		var used int64
