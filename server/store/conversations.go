@@ -109,10 +109,7 @@ func (s *Store) Conversation(ctx context.Context, id int64) (model.Conversation,
 // ListConversations returns the conversations of userID (all of them when all
 // is true), with the caller's unread count, member role and last message.
 func (s *Store) ListConversations(ctx context.Context, userID int64, all bool) ([]model.Conversation, error) {
-	q := `SELECT ` + convCols + `, m.role, COALESCE(r.seq, 0),
-			(SELECT count(*) FROM mentions x JOIN messages xm ON xm.id = x.message_id
-			 WHERE x.user_id = ?1 AND x.conversation_id = c.id AND x.seq > COALESCE(r.seq, 0) AND xm.deleted = 0),
-			EXISTS (SELECT 1 FROM notification_mutes n WHERE n.user_id = ?1 AND n.conversation_id = c.id)
+	q := `SELECT ` + convCols + `, m.role, COALESCE(r.seq, 0), ` + callerFlagCols + `
 		FROM conversations c
 		LEFT JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = ?1
 		LEFT JOIN read_markers r ON r.conversation_id = c.id AND r.user_id = ?1
@@ -123,13 +120,13 @@ func (s *Store) ListConversations(ctx context.Context, userID int64, all bool) (
 		return nil, fmt.Errorf("store: list conversations: %w", err)
 	}
 	convs := []model.Conversation{}
-	var c0 model.Conversation
 	for rows.Next() {
 		var role sql.NullString
 		var read int64
-		var muted int
-		c, err := scanConv(rows, &role, &read, &c0.UnreadMentions, &muted)
-		c.UnreadMentions, c.NotificationsMuted = c0.UnreadMentions, muted != 0
+		var mentions int64
+		var muted bool
+		c, err := scanConv(rows, &role, &read, &mentions, &muted)
+		c.UnreadMentions, c.NotificationsMuted = mentions, muted
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("store: list conversations: %w", err)

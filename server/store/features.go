@@ -166,21 +166,23 @@ func addReaction(list []model.Reaction, emoji string, uid int64) []model.Reactio
 // ---- replies, mentions and attachments at send time (inside the commit) ----
 
 // checkExtras validates a message's reply target and attachments before it
-// gets a seq.
-func (b *batchState) checkExtras(a Append) error {
+// gets a seq, and returns the quoted preview of the reply target (nil when not
+// a reply).
+func (b *batchState) checkExtras(a Append) (*model.ReplyPreview, error) {
+	var quote *model.ReplyPreview
 	if a.ReplyTo != 0 {
-		var conv int64
-		var deleted int
-		err := b.tx.QueryRow(`SELECT conversation_id, deleted FROM messages WHERE id = ?`, a.ReplyTo).Scan(&conv, &deleted)
-		if err == sql.ErrNoRows || (err == nil && conv != a.ConversationID) {
-			return model.Invalid("reply_to: no such message in this conversation")
+		p, err := scanMessage(b.tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, a.ReplyTo))
+		if err == sql.ErrNoRows || (err == nil && p.ConversationID != a.ConversationID) {
+			return nil, model.Invalid("reply_to: no such message in this conversation")
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if deleted != 0 {
-			return model.Invalid("reply_to: that message was deleted")
+		if p.Deleted {
+			return nil, model.Invalid("reply_to: that message was deleted")
 		}
+		pv := Preview(p)
+		quote = &pv
 	}
 	if len(a.AttachmentIDs) > 0 {
 		var usable int
@@ -188,17 +190,16 @@ func (b *batchState) checkExtras(a Append) error {
 			AND uploader_id = ? AND conversation_id = ? AND message_id IS NULL`,
 			idList(a.AttachmentIDs), a.SenderID, a.ConversationID).Scan(&usable)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if usable != len(a.AttachmentIDs) {
-			return model.Invalid("attachment_ids: an attachment cannot be used here (not yours, for another conversation, already used, or gone)")
+			return nil, model.Invalid("attachment_ids: an attachment cannot be used here (not yours, for another conversation, already used, or gone)")
 		}
 	}
-	return nil
+	return quote, nil
 }
 
-// storeExtras binds attachments, stores mentions and loads the reply preview
-// of a message just inserted.
+// storeExtras binds attachments and stores mentions of a message just inserted.
 func (b *batchState) storeExtras(a Append, m *model.Message, mayMentionAll bool) error {
 	for _, id := range a.AttachmentIDs {
 		if _, err := b.tx.Exec(`UPDATE attachments SET message_id = ? WHERE id = ?`, m.ID, id); err != nil {
@@ -223,14 +224,6 @@ func (b *batchState) storeExtras(a Append, m *model.Message, mayMentionAll bool)
 		if err := rows.Err(); err != nil {
 			return err
 		}
-	}
-	if a.ReplyTo != 0 {
-		p, err := scanMessage(b.tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, a.ReplyTo))
-		if err != nil {
-			return err
-		}
-		pv := Preview(p)
-		m.ReplyTo = &pv
 	}
 	ids, all, err := resolveMentions(b.tx, a.ConversationID, a.SenderID, a.Body, mayMentionAll)
 	if err != nil {
@@ -496,14 +489,18 @@ func (s *Store) Mentions(ctx context.Context, userID int64, admin bool, beforeID
 	return page, hydrate(ctx, s.r, page.Messages)
 }
 
+// callerFlagCols are the caller's (?1) unread mentions and notification mute
+// of conversation c, whose read marker of the caller is r (LEFT JOIN).
+const callerFlagCols = `(SELECT count(*) FROM mentions x JOIN messages xm ON xm.id = x.message_id
+		 WHERE x.user_id = ?1 AND x.conversation_id = c.id AND x.seq > COALESCE(r.seq, 0) AND xm.deleted = 0),
+		EXISTS (SELECT 1 FROM notification_mutes n WHERE n.user_id = ?1 AND n.conversation_id = c.id)`
+
 // CallerFlags returns a user's unread mentions and notification mute of one
-// conversation (as ListConversations computes them for each).
+// conversation (the columns ListConversations gives each).
 func (s *Store) CallerFlags(ctx context.Context, userID, convID int64) (unreadMentions int64, muted bool, err error) {
-	err = s.r.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM mentions x JOIN messages xm ON xm.id = x.message_id
-		 WHERE x.user_id = ?1 AND x.conversation_id = ?2 AND xm.deleted = 0
-		   AND x.seq > COALESCE((SELECT seq FROM read_markers WHERE user_id = ?1 AND conversation_id = ?2), 0)),
-		EXISTS (SELECT 1 FROM notification_mutes WHERE user_id = ?1 AND conversation_id = ?2)`, userID, convID).Scan(&unreadMentions, &muted)
+	err = s.r.QueryRowContext(ctx, `SELECT `+callerFlagCols+` FROM conversations c
+		LEFT JOIN read_markers r ON r.conversation_id = c.id AND r.user_id = ?1
+		WHERE c.id = ?2`, userID, convID).Scan(&unreadMentions, &muted)
 	if err != nil {
 		err = fmt.Errorf("store: caller flags: %w", err)
 	}

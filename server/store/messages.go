@@ -222,7 +222,8 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if err := b.moderate(a, conv, isAdmin, memberRole, t); err != nil {
 		return AppendResult{}, err
 	}
-	if err := b.checkExtras(a); err != nil {
+	quote, err := b.checkExtras(a)
+	if err != nil {
 		return AppendResult{}, err
 	}
 	var seq int64
@@ -249,7 +250,7 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	m := model.Message{
 		ID: id, ConversationID: a.ConversationID, Seq: seq, Sender: sender.User,
 		Body: a.Body, CreatedAt: model.Millis(t), ClientID: a.ClientID,
-		Mentions: []int64{}, Reactions: []model.Reaction{}, Attachments: []model.Attachment{},
+		ReplyTo: quote, Mentions: []int64{}, Reactions: []model.Reaction{}, Attachments: []model.Attachment{},
 	}
 	if err := b.storeExtras(a, &m, isAdmin || memberRole == model.MemberOwner); err != nil {
 		return AppendResult{}, err
