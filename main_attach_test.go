@@ -18,7 +18,6 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -30,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"teamchat/server/files/filestest"
 )
 
 // attachHistory is what the clients were told: uploads that got 201 and
@@ -211,17 +212,13 @@ func attachDiskAndRows(t *testing.T, data string) (orphans, missing, temps []str
 	rows.Close()
 	root := filepath.Join(data, "attachments")
 	have := map[string]bool{}
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			if strings.HasPrefix(rel, "tmp"+string(filepath.Separator)) {
-				temps = append(temps, rel)
-			} else {
-				have[rel] = true
-			}
+	for _, rel := range filestest.Tree(t, root) {
+		if strings.HasPrefix(rel, "tmp/") {
+			temps = append(temps, filepath.FromSlash(rel))
+		} else {
+			have[filepath.FromSlash(rel)] = true
 		}
-		return nil
-	})
+	}
 	for p := range have {
 		if !want[p] {
 			orphans = append(orphans, p)

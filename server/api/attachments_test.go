@@ -12,7 +12,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -89,23 +88,7 @@ func attSHA(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(
 // attFiles lists the files under <data>/attachments (relative), tmp included.
 func attFiles(t *testing.T, env *servertest.Env) []string {
 	t.Helper()
-	root := filepath.Join(env.DataDir, "attachments")
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			out = append(out, rel)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
+	return filestest.Tree(t, filepath.Join(env.DataDir, "attachments"))
 }
 
 type attachClass struct {

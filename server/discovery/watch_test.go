@@ -185,8 +185,12 @@ func TestWatcherLoopAndClose(t *testing.T) {
 	if live != 0 || closes != 2 {
 		t.Fatalf("after Close: live %d, closes %d", live, closes)
 	}
+	// Close waited for the loop to end; a check after it (as a late tick
+	// would make) must not announce again.
 	f.setAddrs("wlan0#3/192.168.1.22")
-	time.Sleep(30 * time.Millisecond) // the loop has stopped: nothing may happen now
+	if again, err := w.check(); again || err != nil {
+		t.Fatalf("check after Close = %v, %v", again, err)
+	}
 	if r2, _, _ := f.counts(); r2 != r {
 		t.Fatalf("registered after Close (%d → %d)", r, r2)
 	}

@@ -37,27 +37,6 @@ func newStore(t *testing.T) (*files.Store, string) {
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
-// tree lists every regular file under root, relative, sorted.
-func tree(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			out = append(out, rel)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func TestPutStoresByHashOnce(t *testing.T) {
 	s, dir := newStore(t)
 	data := []byte("hello, class\n")
@@ -70,7 +49,7 @@ func TestPutStoresByHashOnce(t *testing.T) {
 		t.Fatalf("hash %s size %d, want %s %d", h, n, sum(data), len(data))
 	}
 	want := filepath.Join("attachments", h[:2], h)
-	if got := tree(t, dir); fmt.Sprint(got) != fmt.Sprint([]string{want}) {
+	if got := filestest.Tree(t, dir); fmt.Sprint(got) != fmt.Sprint([]string{want}) {
 		t.Fatalf("files %v, want only %s", got, want)
 	}
 	// The same content again: still one blob, no temporary file left.
@@ -79,7 +58,7 @@ func TestPutStoresByHashOnce(t *testing.T) {
 		t.Fatalf("second put: %s %v", h2, err)
 	}
 	s.Release(h2)
-	if got := tree(t, dir); len(got) != 1 {
+	if got := filestest.Tree(t, dir); len(got) != 1 {
 		t.Fatalf("files after a duplicate put: %v", got)
 	}
 	f, err := s.Open(h)
@@ -101,7 +80,7 @@ func TestPutLimit(t *testing.T) {
 	if _, _, err := s.Put(bytes.NewReader(make([]byte, 101)), 100); !errors.Is(err, files.ErrTooLarge) {
 		t.Fatalf("101 bytes with max 100: %v", err)
 	}
-	if got := tree(t, dir); len(got) != 0 {
+	if got := filestest.Tree(t, dir); len(got) != 0 {
 		t.Fatalf("a refused put left files: %v", got)
 	}
 	h, n, err := s.Put(bytes.NewReader(make([]byte, 100)), 100)
@@ -128,7 +107,7 @@ func TestPutReaderErrorLeavesNothing(t *testing.T) {
 	if !errors.Is(err, files.ErrRead) {
 		t.Fatalf("err %v, want ErrRead", err)
 	}
-	if got := tree(t, dir); len(got) != 0 {
+	if got := filestest.Tree(t, dir); len(got) != 0 {
 		t.Fatalf("a failed put left files: %v", got)
 	}
 }
@@ -166,7 +145,7 @@ func TestSweep(t *testing.T) {
 		done <- err
 	}()
 	pw.Write([]byte("still coming"))
-	waitFor(t, func() bool { return len(tree(t, filepath.Join(dir, "attachments", "tmp"))) == 2 })
+	waitFor(t, func() bool { return len(filestest.Tree(t, filepath.Join(dir, "attachments", "tmp"))) == 2 })
 
 	asked := map[string]bool{}
 	st, err := s.Sweep(func(h string) bool { asked[h] = true; return h == kept })
@@ -184,7 +163,7 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Release(inflight)
-	got := tree(t, dir)
+	got := filestest.Tree(t, dir)
 	want := []string{
 		filepath.Join("attachments", kept[:2], kept), filepath.Join("attachments", kept[:2], kept+".thumb.jpg"),
 		filepath.Join("attachments", pending[:2], pending), filepath.Join("attachments", inflight[:2], inflight),

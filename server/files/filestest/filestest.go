@@ -1,11 +1,17 @@
-// Package filestest makes the hostile files the attachment tests upload.
+// Package filestest holds what the attachment tests share: the hostile files
+// they upload and a listing of what is on disk.
 package filestest
 
 import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"testing"
 )
 
 // BombPNG is a valid PNG whose header claims w × h 8-bit RGBA pixels (at
@@ -34,4 +40,32 @@ func BombPNG(w, h uint32) []byte {
 	chunk("IDAT", z.Bytes())
 	chunk("IEND", nil)
 	return b.Bytes()
+}
+
+// Tree lists every regular file under root as slash-separated paths relative
+// to root, sorted; a root that does not exist has none.
+func Tree(tb testing.TB, root string) []string {
+	tb.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if !d.IsDir() {
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return err
+			}
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("listing %s: %v", root, err)
+	}
+	sort.Strings(out)
+	return out
 }
