@@ -43,15 +43,16 @@ func (a *API) uploadAttachment(w http.ResponseWriter, r *http.Request, c caller)
 	if conv == nil || *conv == 0 {
 		return badRequest("conversation_id: required")
 	}
-	maxBytes, _, err := a.chat.UploadAllowed(r.Context(), c.user, *conv)
+	permit, err := a.chat.UploadAllowed(r.Context(), c.user, *conv)
 	if err != nil {
 		return err
 	}
+	maxBytes := permit.MaxBytes
 	if r.ContentLength > maxBytes {
 		return chat.TooLargeUpload(maxBytes)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBytes+1)
-	att, err := a.chat.Upload(r.Context(), c.user, *conv, r.URL.Query().Get("name"), r.Header.Get("Content-Type"), r.Body)
+	att, err := a.chat.Upload(r.Context(), permit, r.URL.Query().Get("name"), r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {

@@ -38,35 +38,31 @@ var executableMagics = [][]byte{
 	{0xca, 0xfe, 0xba, 0xbe}, {0xbe, 0xba, 0xfe, 0xca}, {0xca, 0xfe, 0xba, 0xbf}, {0xbf, 0xba, 0xfe, 0xca},
 }
 
-// uploadLimits are the size limit of one file and the per-user quota, in
-// bytes, from the settings (0 means the default).
-func uploadLimits(set model.Settings) (maxBytes, quotaBytes int64) {
-	maxMiB, quotaMiB := set.MaxUploadMiB, set.UploadQuotaMiB
-	if maxMiB <= 0 {
-		maxMiB = model.DefaultMaxUploadMiB
-	}
-	if quotaMiB <= 0 {
-		quotaMiB = model.DefaultUploadQuotaMiB
-	}
-	return int64(maxMiB) << 20, int64(quotaMiB) << 20
+// UploadPermit is what UploadAllowed grants: who may upload to which
+// conversation, and the size limit of one file and the uploader's quota, in
+// bytes, that held then. Upload takes one, so the checks run once per upload;
+// InsertAttachment checks pause, mute and quota again when it commits.
+type UploadPermit struct {
+	actor                model.User
+	convID               int64
+	MaxBytes, QuotaBytes int64
 }
 
 // UploadAllowed checks, before any byte of the file is read, that the actor
-// may upload to convID now (member or admin; not paused, not muted) and
-// returns the size limit of one file and the actor's quota, in bytes.
-func (s *Service) UploadAllowed(ctx context.Context, actor model.User, convID int64) (maxBytes, quotaBytes int64, err error) {
+// may upload to convID now (member or admin; not paused, not muted).
+func (s *Service) UploadAllowed(ctx context.Context, actor model.User, convID int64) (UploadPermit, error) {
 	if _, _, err := s.Authorize(ctx, actor, convID, ActPost); err != nil {
-		return 0, 0, err
+		return UploadPermit{}, err
 	}
 	if err := s.st.WriteRefusal(ctx, convID, actor.ID); err != nil {
-		return 0, 0, err
+		return UploadPermit{}, err
 	}
 	set, err := s.Settings(ctx)
 	if err != nil {
-		return 0, 0, err
+		return UploadPermit{}, err
 	}
-	maxBytes, quotaBytes = uploadLimits(set)
-	return maxBytes, quotaBytes, nil
+	return UploadPermit{actor: actor, convID: convID,
+		MaxBytes: int64(set.MaxUploadMiB) << 20, QuotaBytes: int64(set.UploadQuotaMiB) << 20}, nil
 }
 
 // TooLargeUpload is the refusal of a file over the limit.
@@ -132,21 +128,19 @@ func executableReason(head []byte, name string) string {
 	return ""
 }
 
-// Upload stores a file for a message the actor will send to convID. The type
-// is judged from the bytes: declaredType (the uploader's Content-Type) is
-// deliberately not trusted for anything. Refused: non-members (404), while
-// the class is paused or the actor is muted there (403, as for sending), an
-// empty file or a program (400), over max_upload_mib or the quota (413).
-func (s *Service) Upload(ctx context.Context, actor model.User, convID int64, name, declaredType string, body io.Reader) (model.Attachment, error) {
-	_ = declaredType
+// Upload stores a file for a message the permit's actor will send to its
+// conversation. The type is judged from the bytes; the uploader's
+// Content-Type is deliberately not used. Refused: an empty file or a program
+// (400), over max_upload_mib or the quota (413); the permit holds the rest.
+func (s *Service) Upload(ctx context.Context, p UploadPermit, name string, body io.Reader) (model.Attachment, error) {
 	fst := s.opts.Files
 	if fst == nil {
 		return model.Attachment{}, errors.New("chat: upload: no blob store configured")
 	}
-	maxBytes, quotaBytes, err := s.UploadAllowed(ctx, actor, convID)
-	if err != nil {
-		return model.Attachment{}, err
+	if p.convID == 0 {
+		return model.Attachment{}, errors.New("chat: upload without a permit from UploadAllowed")
 	}
+	actor, convID, maxBytes, quotaBytes := p.actor, p.convID, p.MaxBytes, p.QuotaBytes
 	name = SanitizeFileName(name)
 	br := bufio.NewReaderSize(body, files.SniffLen)
 	head, err := br.Peek(files.SniffLen)
