@@ -833,17 +833,20 @@ export class ChatApp {
     if (last) this.lastMessage[last.conversation_id] = last;
   }
 
-  async loadOlder(id: number): Promise<void> {
+  /** Loads one page of older history; false (after saying why) when the server could not be asked. */
+  async loadOlder(id: number, limit = PAGE): Promise<boolean> {
     const room = this.room(id);
-    if (room.loadingOlder || !room.hasMore || !room.messages.length) return;
+    if (room.loadingOlder || !room.hasMore || !room.messages.length) return true;
     room.loadingOlder = true;
     try {
-      const page = await this.api.messages(id, { before_seq: room.messages[0].seq, limit: PAGE });
+      const page = await this.api.messages(id, { before_seq: room.messages[0].seq, limit });
       const have = new Set(room.messages.map((m) => m.id));
       room.messages = [...page.messages.filter((m) => !have.has(m.id)), ...room.messages];
       room.hasMore = page.has_more;
+      return true;
     } catch (e) {
       this.toast(`Could not load older messages: ${errorText(e)}`);
+      return false;
     } finally {
       room.loadingOlder = false;
     }
@@ -1251,33 +1254,18 @@ export class ChatApp {
     else void this.loadFocus();
   }
 
-  /** Called when the focused conversation's room is loaded: fetch older pages until `seq` is in it (no gap, so live messages still append). */
+  /** Called when the focused conversation's room is loaded: load older history down to `seq`, then let ChatView show it. */
   private async loadFocus(): Promise<void> {
     const f = this.focus;
     if (!f || f.ready) return;
     const room = this.rooms[f.conversationId];
     if (!room?.loaded || room.error) return;
-    try {
-      for (let guard = 0; guard < 100 && room.messages.length && room.messages[0].seq > f.seq && room.hasMore; guard++) {
-        const first = room.messages[0].seq;
-        const page = await this.api.messages(f.conversationId, { before_seq: first, limit: Math.min(200, Math.max(PAGE, first - f.seq + 10)) });
-        if (this.focus !== f) return;
-        const min = room.messages[0]?.seq ?? Infinity;
-        const add = page.messages.filter((m) => m.seq < min);
-        room.messages = [...add, ...room.messages];
-        if (!add.length || add[0].seq === page.messages[0]?.seq) room.hasMore = page.has_more;
-        if (!page.messages.length) break;
-      }
-    } catch (e) {
-      if (this.focus === f) this.focus = null;
-      this.toast(`Could not load that message: ${errorText(e)}`);
-      return;
-    }
+    const found = await this.loadUntil(f.conversationId, f.seq);
     if (this.focus !== f) return;
-    if (room.messages.some((m) => m.seq === f.seq)) f.ready = true;
+    if (found === 'found') f.ready = true;
     else {
       this.focus = null;
-      this.toast('That message is no longer in the conversation.', 'info');
+      if (found === 'gone') this.toast('That message is no longer in the conversation.', 'info');
     }
   }
 
@@ -1425,23 +1413,24 @@ export class ChatApp {
     this.thread = null;
   }
 
-  /** Loads older history until the message with this seq is there (or the history ends). */
-  async loadUntil(conversationId: number, seq: number): Promise<boolean> {
+  /**
+   * Loads older history until the message with this seq is there, in pages sized to reach it (no gap, so
+   * live messages still append): 'found', 'gone' (the history ends without it) or 'failed' (already said).
+   */
+  async loadUntil(conversationId: number, seq: number): Promise<'found' | 'gone' | 'failed'> {
     const room = this.rooms[conversationId];
-    if (!room) return false;
+    if (!room) return 'gone';
     for (let i = 0; i < 100; i++) {
-      if (room.messages.some((x) => x.seq === seq)) return true;
+      if (room.messages.some((x) => x.seq === seq)) return 'found';
       const first = room.messages[0]?.seq ?? 0;
-      if (!room.hasMore || first <= seq) return room.messages.some((x) => x.seq === seq);
+      if (!room.hasMore || first <= seq) return 'gone';
       if (room.loadingOlder) {
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 100)); // a scroll is loading the same page: let it land
         continue;
       }
-      const before = room.messages.length;
-      await this.loadOlder(conversationId);
-      if (room.messages.length === before && !room.loadingOlder) return room.messages.some((x) => x.seq === seq);
+      if (!(await this.loadOlder(conversationId, Math.min(200, Math.max(PAGE, first - seq + 10))))) return 'failed';
     }
-    return room.messages.some((x) => x.seq === seq);
+    return room.messages.some((x) => x.seq === seq) ? 'found' : 'gone';
   }
 
   // --- toasts -------------------------------------------------------------------------------
