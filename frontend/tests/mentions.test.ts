@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { calls, flush, serve, useFakeSocket, startApp } from './fakes';
 import { parseHash, routeHash } from '../src/lib/chat.svelte';
+import { notifierFor, type NotificationCtor } from '../src/lib/notify';
 import type { Conversation, Message, User } from '../src/lib/types';
 
 const me: User = { id: 1, username: 'grace', display_name: 'Grace', role: 'user', created_at: '2026-11-29T09:00:00.000Z', disabled: false };
@@ -123,6 +124,22 @@ describe('notification mute', () => {
     ws.frame({ type: 'activity', conversation_id: 2, last_seq: 8 });
     expect(seen).toEqual(['activity:5']); // before the state moved on
     expect(app.conversation(2)?.last_seq).toBe(8);
+    app.socket?.stop();
+  });
+});
+
+describe('activity frames and notifications', () => {
+  it('the notifier and the preview share one request for the newest message', async () => {
+    const { app, ws } = await signedIn([conv(2, { last_seq: 5 })], { 2: [msg(2, 6, prof)] });
+    const FakeNotification = Object.assign(function () {} as unknown as NotificationCtor, { permission: 'granted' as const, requestPermission: async () => 'granted' as const });
+    const n = notifierFor(app, { Notification: FakeNotification, visible: () => true });
+    app.onFrameHook = (f) => n.frame(f);
+    const before = calls.length;
+    ws.frame({ type: 'activity', conversation_id: 2, last_seq: 6 });
+    await flush();
+    const fetched = calls.slice(before).filter((c) => c.method === 'GET' && c.path.startsWith('/conversations/2/messages'));
+    expect(fetched).toHaveLength(1);
+    expect(app.lastMessage[2]?.seq).toBe(6);
     app.socket?.stop();
   });
 });

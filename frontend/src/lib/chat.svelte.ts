@@ -408,13 +408,28 @@ export class ChatApp {
     await Promise.all([worker(), worker(), worker()]);
   }
 
-  private async refreshPreview(id: number): Promise<void> {
-    try {
-      const r = await this.api.messages(id, { limit: 1 });
-      this.lastMessage[id] = r.messages.at(-1) ?? null;
-    } catch {
-      /* a preview is cosmetic */
-    }
+  /** The preview fetch started in the current task, per conversation (see refreshPreview). */
+  private previewNow = new Map<number, Promise<Message | null>>();
+
+  /**
+   * Fetches a conversation's newest message into its preview and returns it (null when there is none or
+   * the fetch failed: a preview is cosmetic). Callers in the same task share one request: for an activity
+   * frame both the notifier (whose message was it?) and the state (the preview) want it.
+   */
+  refreshPreview(id: number): Promise<Message | null> {
+    const shared = this.previewNow.get(id);
+    if (shared) return shared;
+    const p = this.api.messages(id, { limit: 1 }).then(
+      (r) => {
+        const m = r.messages.at(-1) ?? null;
+        this.lastMessage[id] = m;
+        return m;
+      },
+      () => null,
+    );
+    this.previewNow.set(id, p);
+    queueMicrotask(() => this.previewNow.delete(id));
+    return p;
   }
 
   async loadMembers(id: number, quiet = false): Promise<Member[]> {

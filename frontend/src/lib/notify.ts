@@ -258,7 +258,8 @@ export function notifierFor(
     conversation(id: number): Conversation | undefined;
     title(c: Conversation): string;
     navigate(r: { view: 'chat'; id: number }): void;
-    api?: { messages(id: number, q: { limit?: number }): Promise<{ messages: Message[] }> };
+    /** The conversation's newest message, fetched once per activity for the preview and for this. */
+    refreshPreview?(id: number): Promise<Message | null>;
   },
   deps: NotifierDeps = {},
 ): Notifier {
@@ -271,7 +272,7 @@ export function notifierFor(
         return c ? { title: app.title(c), muted: !!c.notifications_muted, lastSeq: c.last_seq } : undefined;
       },
       open: (id) => app.navigate({ view: 'chat', id }),
-      latestSender: app.api ? async (id) => (await app.api!.messages(id, { limit: 1 })).messages.at(-1)?.sender.id ?? null : undefined,
+      latestSender: app.refreshPreview ? async (id) => (await app.refreshPreview!(id))?.sender.id ?? null : undefined,
     },
     deps,
   );
