@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X teamchat/server/config.Version=$(VERSION)
 DESKTOP_TAGS := desktop,production,webkit2_41,webui
 # Go packages: listed explicitly so Go tooling never walks into frontend/node_modules.
-GO_PKGS   := . ./app/... ./server/... ./frontend
+GO_PKGS   := . ./app/... ./server/... ./frontend ./docs
 DATA      ?= .data
 
 .PHONY: run test build build-server build-windows bench lint fuzz web deps deps-desktop deps-web \
@@ -57,7 +57,7 @@ build-windows: web
 
 lint:
 	@echo "== gofmt"
-	@out=$$(gofmt -l main.go app server frontend/*.go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l main.go app server frontend/*.go docs/*.go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "== go vet"
 	$(GO) vet $(GO_PKGS)
 	@echo "== go vet (desktop tags)"

@@ -96,9 +96,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/auth/register":  {public: true, path: fixed("/api/v1/auth/register"), body: body(map[string]any{"username": "x", "password": "x", "display_name": "x", "join_code": "x"})},
 		"POST /api/v1/auth/guest":     {public: true, path: fixed("/api/v1/auth/guest"), body: body(map[string]any{"display_name": "x", "join_code": "WRONG"})},
 		"GET /api/v1/ws":              {public: true, path: fixed("/api/v1/ws"), body: none},
-		"GET /api/v1/me":              {path: fixed("/api/v1/me"), body: none, expect: signedIn(200)},
-		"PATCH /api/v1/me":            {path: fixed("/api/v1/me"), body: func(c string, _ caseFixture) any { return map[string]any{"display_name": "Renamed " + c} }, expect: signedIn(200)},
-		"GET /api/v1/users":           {path: fixed("/api/v1/users"), body: none, expect: adminOnly(200)},
+		// The API's own description is public: 200 for every caller, signed in or not.
+		"GET /api/v1/openapi.json": {path: fixed("/api/v1/openapi.json"), body: none, expect: map[string]int{"*": 200}},
+		"GET /api/docs":            {path: fixed("/api/docs"), body: none, expect: map[string]int{"*": 200}},
+		"GET /api/v1/me":           {path: fixed("/api/v1/me"), body: none, expect: signedIn(200)},
+		"PATCH /api/v1/me":         {path: fixed("/api/v1/me"), body: func(c string, _ caseFixture) any { return map[string]any{"display_name": "Renamed " + c} }, expect: signedIn(200)},
+		"GET /api/v1/users":        {path: fixed("/api/v1/users"), body: none, expect: adminOnly(200)},
 		"POST /api/v1/users": {path: fixed("/api/v1/users"), body: func(c string, _ caseFixture) any {
 			n++
 			return map[string]any{"username": fmt.Sprintf("made%d", n), "password": "long enough pw"}

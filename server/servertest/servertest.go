@@ -143,10 +143,15 @@ type Client struct {
 	Header http.Header
 }
 
+// Transport, when set, carries the requests of every client Anon makes: a test
+// package sets it in TestMain, e.g. to check each answer against the OpenAPI
+// document. Nil is http.DefaultTransport.
+var Transport http.RoundTripper
+
 // Anon is a client with no credentials.
 func (e *Env) Anon() *Client {
 	jar, _ := cookiejar.New(nil)
-	return &Client{Env: e, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second}, Header: http.Header{}}
+	return &Client{Env: e, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: Transport}, Header: http.Header{}}
 }
 
 // Do sends a request; body is marshalled unless it is a string or []byte.
