@@ -13,9 +13,18 @@ function apiReference(): Plugin {
     name: 'teamchat-api-reference',
     apply: 'build',
     generateBundle() {
-      for (const name of ['redoc.standalone.js', 'redoc.standalone.js.LICENSE.txt']) {
-        this.emitFile({ type: 'asset', fileName: `api-docs/${name}`, source: readFileSync(bundles + name) });
-      }
+      // The bundle's side-menu footer loads Redocly's logo from their CDN; an
+      // offline classroom page loads nothing from elsewhere (the CSP would block
+      // it anyway), so the logo becomes an empty data: URL, which Redoc hides.
+      const cdnLogo = 'https://cdn.redoc.ly/redoc/logo-mini.svg';
+      const js = readFileSync(bundles + 'redoc.standalone.js', 'utf8');
+      if (!js.includes(cdnLogo)) this.error(`redoc.standalone.js no longer has ${cdnLogo}: check it for other CDN loads`);
+      this.emitFile({ type: 'asset', fileName: 'api-docs/redoc.standalone.js', source: js.replaceAll(cdnLogo, 'data:,') });
+      this.emitFile({
+        type: 'asset',
+        fileName: 'api-docs/redoc.standalone.js.LICENSE.txt',
+        source: readFileSync(bundles + 'redoc.standalone.js.LICENSE.txt'),
+      });
     },
   };
 }

@@ -33,9 +33,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	servertest.Transport = v
+	frames, err := loadFrameSchemas()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "asyncapi.yaml:", err)
+		os.Exit(1)
+	}
+	servertest.CheckFrame = func(data []byte) {
+		if _, err := frames.check("send", data); err != nil {
+			v.record(err.Error())
+		}
+	}
 	code := m.Run()
 	if fails := v.failures(); len(fails) > 0 {
-		fmt.Fprintf(os.Stderr, "%d answers did not match docs/openapi.yaml:\n", len(fails))
+		fmt.Fprintf(os.Stderr, "%d answers or frames did not match docs/openapi.yaml or docs/asyncapi.yaml:\n", len(fails))
 		for _, f := range fails {
 			fmt.Fprintln(os.Stderr, "  "+f)
 		}
@@ -96,12 +106,16 @@ func (v *openAPIValidator) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	res.Body = io.NopCloser(bytes.NewReader(data))
 	if problem := v.check(req, res, data); problem != "" {
-		v.mu.Lock()
-		v.bad = append(v.bad, problem)
-		v.mu.Unlock()
+		v.record(problem)
 		return nil, errors.New(problem)
 	}
 	return res, nil
+}
+
+func (v *openAPIValidator) record(problem string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.bad = append(v.bad, problem)
 }
 
 func (v *openAPIValidator) failures() []string {

@@ -299,6 +299,10 @@ func (c *Client) DialWS() *WS {
 	return ws
 }
 
+// CheckFrame, when set, sees every frame a server sends to any WS: a test
+// package sets it in TestMain, e.g. to check each against the AsyncAPI document.
+var CheckFrame func(data []byte)
+
 func (w *WS) read() {
 	defer close(w.Frames)
 	for {
@@ -307,6 +311,9 @@ func (w *WS) read() {
 			ce, _ := err.(*websocket.CloseError)
 			w.Closed <- ce
 			return
+		}
+		if CheckFrame != nil {
+			CheckFrame(data)
 		}
 		var f Frame
 		if json.Unmarshal(data, &f) != nil {
