@@ -189,11 +189,12 @@ func (v *openAPIValidator) check(req *http.Request, res *http.Response, data []b
 func (v *openAPIValidator) printCoverage(w io.Writer) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	ops, hit := 0, 0
+	ops, hit, pairs := 0, 0, 0
 	var missing []string
 	for path, item := range v.doc.Paths.Map() {
-		for method := range item.Operations() {
+		for method, op := range item.Operations() {
 			ops++
+			pairs += op.Responses.Len()
 			found := false
 			for k := range v.seen {
 				if strings.HasPrefix(k, method+" "+path+" ") {
@@ -209,7 +210,8 @@ func (v *openAPIValidator) printCoverage(w io.Writer) {
 		}
 	}
 	sort.Strings(missing)
-	fmt.Fprintf(w, "openapi: %d of %d operations validated, %d (operation, status) pairs; never answered: %v\n", hit, ops, len(v.seen), missing)
+	fmt.Fprintf(w, "openapi: %d of %d operations validated; %d of %d documented (operation, status) pairs answered; operations never answered: %v\n",
+		hit, ops, len(v.seen), pairs, missing)
 }
 
 // documentedRoutes lists "METHOD /path" for every operation of the document.
