@@ -58,7 +58,7 @@ type Service struct {
 	stop chan struct{}
 	bg   sync.WaitGroup
 
-	flagged chan model.Message // committed messages for the keyword check (flags.go)
+	flagged chan flagCheck // committed and edited messages for the keyword check (flags.go)
 }
 
 // New builds the service; Start runs its background work.
@@ -74,7 +74,7 @@ func New(st *store.Store, hub *realtime.Hub, tokens *auth.Tokens, log *slog.Logg
 		codes:    auth.NewFailureLimiter(20, 10*time.Minute),
 		tickets:  newTicketBook(),
 		stop:     make(chan struct{}),
-		flagged:  make(chan model.Message, flagQueueLength),
+		flagged:  make(chan flagCheck, flagQueueLength),
 	}
 }
 

@@ -124,18 +124,25 @@ func nameSkeleton(s string) string {
 		if unicode.Is(unicode.Mn, r) {
 			continue
 		}
-		if c, ok := upperConfusables[r]; ok {
-			r = c
-		} else if c, ok := confusables[unicode.ToLower(r)]; ok {
-			r = c
-		} else {
-			r = unicode.ToLower(r)
-		}
+		r = lookAlike(r)
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// lookAlike is the lower-case letter r passes for: the Latin letter of a
+// look-alike (confusables, digits included), otherwise r in lower case.
+func lookAlike(r rune) rune {
+	if c, ok := upperConfusables[r]; ok {
+		return c
+	}
+	r = unicode.ToLower(r)
+	if c, ok := confusables[r]; ok {
+		return c
+	}
+	return r
 }
 
 // upperConfusables maps capitals that look like a Latin capital whose lower
