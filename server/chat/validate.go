@@ -106,13 +106,6 @@ func ValidateClientID(id string) error {
 	return nil
 }
 
-// reservedNames are display names a student or guest may not take, compared by
-// skeleton (lower case, letters and digits only).
-var reservedNames = map[string]bool{
-	"professor": true, "prof": true, "admin": true, "administrator": true, "teacher": true,
-	"instructor": true, "moderator": true, "mod": true, "staff": true, "system": true, "teamchat": true,
-}
-
 // nameSkeleton reduces a normalized name to what it looks like: lower-case
 // Latin letters and digits, with accents removed (NFKD, marks dropped) and
 // look-alike letters of other scripts folded to the Latin letter they pass
