@@ -72,6 +72,7 @@ func (s *Service) Settings(ctx context.Context) (model.Settings, error) {
 		GuestTTLHours: ttl,
 		Paused:        kv[store.SettingPaused] == "true",
 		DMPolicy:      dm,
+		GroupPolicy:   groupPolicyOf(kv[store.SettingGroupPolicy]),
 		FlagWords:     flagWordsOf(kv[store.SettingFlagWords]),
 
 		EditWindowMinutes: settingInt(kv, SettingEditWindow, model.DefaultEditWindowMinutes),
@@ -96,6 +97,7 @@ type SettingsPatch struct {
 	RotateJoinCode bool      `json:"rotate_join_code"`
 	Paused         *bool     `json:"paused"`
 	DMPolicy       *string   `json:"dm_policy"`
+	GroupPolicy    *string   `json:"group_policy"`
 	FlagWords      *[]string `json:"flag_words"`
 
 	EditWindowMinutes *int `json:"edit_window_minutes"`

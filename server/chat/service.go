@@ -199,6 +199,9 @@ func (s *Service) CreateConversation(ctx context.Context, actor model.User, name
 		if name, err = NormalizeName("name", name); err != nil {
 			return conv, false, err
 		}
+		if err = s.checkGroupCreate(ctx, actor, memberIDs); err != nil { // grouppolicy.go
+			return conv, false, err
+		}
 		conv, err = s.st.CreateConversation(ctx, store.NewConversation{Name: name, Kind: model.KindGroup, CreatorID: actor.ID, MemberIDs: memberIDs})
 	case model.KindDirect:
 		if len(memberIDs) != 1 || memberIDs[0] == actor.ID || memberIDs[0] <= 0 {
@@ -314,6 +317,9 @@ func (s *Service) AddMember(ctx context.Context, actor model.User, convID, userI
 	case model.MemberMember, model.MemberOwner:
 	default:
 		return nil, model.Invalid("role: want member or owner")
+	}
+	if err := s.checkGroupAdd(ctx, actor, convID, userID); err != nil { // grouppolicy.go
+		return nil, err
 	}
 	m, err := s.st.AddMember(ctx, convID, userID, role)
 	if err != nil {
