@@ -6,10 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"teamchat/server/cli"
 	"teamchat/server/config"
 	"teamchat/server/servertest"
 )
@@ -139,5 +142,41 @@ func TestClassmatesCannotLockOutTheProfessor(t *testing.T) {
 	}
 	if s := right("127.0.0.1"); s != 200 {
 		t.Fatalf("the professor from the machine she signed in from: %d, want 200", s)
+	}
+}
+
+// The admin's way in that students cannot block: a one-time link from the
+// command line (data directory access) signs her in while her username is
+// past its cap, once.
+func TestAdminSignInLinkPassesTheLimits(t *testing.T) {
+	env := servertest.Start(t)
+	createAccount(t, env, "prof", "admin")
+	createAccount(t, env, "stu", "user")
+	for m := range 12 { // 12 machines × 5 guesses: the username-wide cap
+		for range 5 {
+			from(env, fmt.Sprintf("127.0.4.%d", m+1)).Do("POST", "/api/v1/session", map[string]any{"username": "prof", "password": "a wrong guess"})
+		}
+	}
+	if r := env.Anon().Do("POST", "/api/v1/session", map[string]any{"username": "prof", "password": servertest.Password}); r.Status != 429 {
+		t.Fatalf("the professor from a machine she never signed in from, past the cap: %d %s", r.Status, r.Body)
+	}
+	var out, errOut strings.Builder
+	if code := cli.Run([]string{"user", "login-link", "--data", env.DataDir, "--username", "prof"}, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("login-link: exit %d: %s", code, errOut.String())
+	}
+	m := regexp.MustCompile(`\?ticket=([A-Za-z0-9_-]+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no ticket in %q", out.String())
+	}
+	c := env.Anon()
+	c.Header = http.Header{"Origin": {env.URL}}
+	r := c.Must(200, "POST", "/api/v1/session/ticket", map[string]any{"ticket": m[1]})
+	c.CSRF = r.JSON()["csrf_token"].(string)
+	c.Must(200, "GET", "/api/v1/settings", nil)                                            // an admin's session
+	env.Anon().Must(401, "POST", "/api/v1/session/ticket", map[string]any{"ticket": m[1]}) // once
+	env.Anon().Must(401, "POST", "/api/v1/session/ticket", map[string]any{"ticket": "x" + m[1]})
+	// Only for admins.
+	if code := cli.Run([]string{"user", "login-link", "--data", env.DataDir, "--username", "stu"}, strings.NewReader(""), &out, &errOut); code == 0 {
+		t.Fatal("login-link made a ticket for a student")
 	}
 }

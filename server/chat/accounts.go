@@ -621,7 +621,10 @@ func (s *Service) RedeemTicket(ctx context.Context, t string) (model.User, error
 	tk, ok := s.tickets.m[t]
 	delete(s.tickets.m, t)
 	s.tickets.mu.Unlock()
-	if !ok || time.Now().After(tk.expires) {
+	if !ok {
+		return s.redeemStoredTicket(ctx, t) // signin.go: made by the command line
+	}
+	if time.Now().After(tk.expires) {
 		return model.User{}, errBadToken
 	}
 	return s.activeUser(ctx, tk.userID, anyEpoch)
