@@ -19,6 +19,7 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var user *model.User
+	var recheck realtime.Credential
 	if r.Header.Get("Authorization") != "" || hasCookie(r) {
 		c, err := a.authenticate(r)
 		if err != nil {
@@ -30,6 +31,13 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		user = &c.user
+		// The same credential, checked again once the socket is claimed in
+		// the hub (a copy of the headers: the request is gone by then).
+		cred := &http.Request{Header: r.Header.Clone()}
+		recheck = func(ctx context.Context) (model.User, error) {
+			c, err := a.authenticate(cred.WithContext(ctx))
+			return c.user, err
+		}
 	}
 	if a.chat.Hub().Closed() {
 		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "server shutting down")
@@ -52,7 +60,7 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer a.wsWG.Done()
 		defer a.conns.release(addr)
-		realtime.Serve(a.ctx, a.chat.Hub(), wsBackend{a.chat}, conn, user, a.log)
+		realtime.Serve(a.ctx, a.chat.Hub(), wsBackend{a.chat}, conn, user, recheck, a.log)
 	}()
 }
 
@@ -90,9 +98,24 @@ func frameError(c *realtime.Client, err error, clientID string) {
 	c.SendError(code, msg, clientID)
 }
 
-// HandleFrame runs one frame; authorization is the chat service's, as for REST.
+// HandleFrame runs one frame; authorization is the chat service's, as for REST,
+// and as for REST it starts from the account as it is now, not as it was when
+// the socket opened. A send is checked against the stored account inside its
+// commit; the other frames read it here.
 func (b wsBackend) HandleFrame(ctx context.Context, c *realtime.Client, f realtime.Inbound) {
 	user := c.User()
+	if f.Type != "send" {
+		u, err := b.svc.ActiveUser(ctx, user.ID)
+		if err != nil {
+			if errors.Is(err, model.ErrUnauthorized) {
+				c.CloseUnauthorized("credentials no longer valid: sign in again")
+			} else {
+				frameError(c, err, "")
+			}
+			return
+		}
+		user = u
+	}
 	switch f.Type {
 	case "subscribe":
 		if _, _, err := b.svc.Authorize(ctx, user, f.ConversationID, chat.ActRead); err != nil {

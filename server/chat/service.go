@@ -58,6 +58,8 @@ type Service struct {
 	stop chan struct{}
 	bg   sync.WaitGroup
 
+	sweepMu sync.Mutex // one expiry sweep at a time (sessions.go, send.go)
+
 	flagged chan model.Message // committed messages for the keyword check (flags.go)
 }
 
