@@ -93,6 +93,12 @@ func (b wsBackend) LastSeq(ctx context.Context, conv int64) (int64, error) {
 	return c.LastSeq, err
 }
 
+// subscribeError refuses a subscribe, naming its conversation.
+func subscribeError(c *realtime.Client, err error, conv int64) {
+	_, code, msg := ErrorStatus(err)
+	c.SendFrame(realtime.ErrorFrame{Type: "error", Code: code, Message: msg, ConversationID: conv})
+}
+
 func frameError(c *realtime.Client, err error, clientID string) {
 	_, code, msg := ErrorStatus(err)
 	c.SendError(code, msg, clientID)
@@ -118,13 +124,23 @@ func (b wsBackend) HandleFrame(ctx context.Context, c *realtime.Client, f realti
 	}
 	switch f.Type {
 	case "subscribe":
-		if _, _, err := b.svc.Authorize(ctx, user, f.ConversationID, chat.ActRead); err != nil {
-			frameError(c, err, "")
+		conv, _, err := b.svc.Authorize(ctx, user, f.ConversationID, chat.ActRead)
+		if err != nil {
+			subscribeError(c, err, f.ConversationID)
 			return
 		}
 		if f.AfterSeq != nil && *f.AfterSeq < 0 {
-			c.SendError("bad_request", "after_seq: must not be negative", "")
+			subscribeError(c, model.Invalid("after_seq: must not be negative"), f.ConversationID)
 			return
+		}
+		if f.AfterSeq != nil {
+			// The replay costs what it will send (at most a backlog's limit);
+			// messages arriving meanwhile come live, as to every subscriber.
+			n := min(conv.LastSeq-*f.AfterSeq, realtime.BacklogLimit)
+			if err := b.svc.AllowReplay(user.ID, int(n)); err != nil {
+				subscribeError(c, err, f.ConversationID)
+				return
+			}
 		}
 		c.Subscribe(f.ConversationID, f.AfterSeq)
 	case "unsubscribe":

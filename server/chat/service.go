@@ -58,7 +58,8 @@ type Service struct {
 	stop chan struct{}
 	bg   sync.WaitGroup
 
-	sweepMu sync.Mutex // one expiry sweep at a time (sessions.go, send.go)
+	sweepMu sync.Mutex   // one expiry sweep at a time (sessions.go, send.go)
+	replays replayBudget // backlog replays per user (realtime.go)
 
 	flagged chan model.Message // committed messages for the keyword check (flags.go)
 }
