@@ -62,6 +62,9 @@ type Service struct {
 	stop chan struct{}
 	bg   sync.WaitGroup
 
+	sweepMu sync.Mutex   // one expiry sweep at a time (sessions.go, send.go)
+	replays replayBudget // backlog replays per user (realtime.go)
+
 	flagged chan flagCheck // committed and edited messages for the keyword check (flags.go)
 }
 
