@@ -20,8 +20,12 @@ type Hub struct {
 	conns  map[*Client]struct{} // every open connection, authenticated or not
 	closed bool
 
+	presence presence
+
 	// AuthWait is how long a connection may stay unauthenticated (10 s).
 	AuthWait time.Duration
+	// PresenceEvery is how often presence changes are announced (PresenceEvery when 0).
+	PresenceEvery time.Duration
 }
 
 // NewHub returns an empty hub.
@@ -33,6 +37,7 @@ func NewHub() *Hub {
 		all:    map[*Client]struct{}{},
 		conns:  map[*Client]struct{}{},
 
+		presence: newPresence(),
 		AuthWait: authWait,
 	}
 }
@@ -66,6 +71,9 @@ func (h *Hub) register(c *Client) (first bool, ok bool) {
 	if c.user.Role == model.RoleAdmin {
 		h.admins[c] = struct{}{}
 	}
+	if len(set) == 1 {
+		h.presenceChanged(c.user.ID)
+	}
 	return len(set) == 1, true
 }
 
@@ -91,6 +99,7 @@ func (h *Hub) unregister(c *Client) (last bool) {
 	delete(set, c)
 	if len(set) == 0 {
 		delete(h.byUser, c.user.ID)
+		h.presenceChanged(c.user.ID)
 		return true
 	}
 	return false
