@@ -401,6 +401,7 @@ func (c *Client) writeClose() {
 }
 
 func (c *Client) writePump() {
+	var lastWrite time.Time
 	ticker := time.NewTicker(pingPeriod)
 	defer ticker.Stop()
 	defer c.writeClose()
@@ -417,13 +418,28 @@ func (c *Client) writePump() {
 				return
 			}
 		case <-c.wake:
+			if c.batched && time.Since(lastWrite) < denseWindow {
+				// Frames are coming densely: let a few more arrive and send
+				// them in one write, instead of one system call each.
+				time.Sleep(linger)
+			}
 			if err := c.writeItems(c.take()); err != nil {
 				c.closeWith(websocket.CloseInternalServerErr, "")
 				return
 			}
+			lastWrite = time.Now()
 		}
 	}
 }
+
+// A batched connection that wrote less than denseWindow ago waits linger
+// before writing what woke it: at a few hundred frames a second and more,
+// that joins several frames per write for at most linger of latency; sparse
+// traffic is written at once.
+const (
+	denseWindow = 10 * time.Millisecond
+	linger      = 2 * time.Millisecond
+)
 
 // flush writes what is still queued, without waiting for more.
 func (c *Client) flush() { _ = c.writeItems(c.take()) }

@@ -175,6 +175,19 @@ func (h *Hub) PublishMessage(m model.Message, memberIDs []int64) {
 	for c := range room {
 		c.deliver(msg)
 	}
+	// Activity goes to the connections outside the room. In a lecture nearly
+	// every connection is in it: then look at those few, not at every member.
+	switch outside := len(h.all) - len(room); {
+	case outside <= 0:
+		return
+	case outside <= 8:
+		for c := range h.all {
+			if _, in := room[c]; !in && (c.user.Role == model.RoleAdmin || isMember(memberIDs, c.user.ID)) {
+				c.deliverActivity(m.ConversationID, m.Seq)
+			}
+		}
+		return
+	}
 	for _, uid := range memberIDs {
 		for c := range h.byUser[uid] {
 			if _, in := room[c]; !in {

@@ -44,7 +44,10 @@ func bodyFor(t time.Time) string {
 	return b + strings.Repeat("x", 100-len(b))
 }
 
-var marker = []byte("@@")
+var (
+	marker  = []byte("@@")
+	ackType = []byte(`"type":"ack"`)
+)
 
 // stamps calls f with the send time of every message body in data.
 func stamps(data []byte, f func(int64)) {
@@ -124,6 +127,7 @@ type rig struct {
 	wmu       []sync.Mutex
 	senders   int
 	lat       hist
+	ack       hist         // Team Chat: send → ack (committed), at the senders
 	evicted   atomic.Int64 // closed by the server with 4008
 	closed    atomic.Int64 // any other end seen by the reader
 	failed    atomic.Int64 // could not connect (other than 4008)
@@ -134,6 +138,9 @@ type rig struct {
 	connectIn time.Duration
 	seq       atomic.Int64 // numbers every message sent (client ids stay unique across phases)
 }
+
+// connectBudget bounds a connect scenario; clients not dialled by then count as failed.
+const connectBudget = 3 * time.Minute
 
 // connect dials n clients, a few at a time, and starts their readers. With
 // tolerate, a client that fails is counted (evicted on arrival, or failed)
@@ -153,6 +160,10 @@ func connect(t target, n, senders int, tolerate bool) (*rig, error) {
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					return
+				}
+				if tolerate && time.Since(t0) > connectBudget {
+					r.failed.Add(1) // not tried: the connect took too long
+					continue
 				}
 				c, err := t.dial(i)
 				if err != nil && tolerate {
@@ -190,8 +201,10 @@ func connect(t target, n, senders int, tolerate bool) (*rig, error) {
 func (r *rig) read(i int, measure bool) {
 	defer r.wg.Done()
 	c := r.conns[i]
+	buf := make([]byte, 0, 4096) // reused: the driver should cost the same for every server
 	for {
-		_, data, err := c.ReadMessage()
+		data, err := readInto(c, buf[:0])
+		buf = data[:0]
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) && ce.Code == 4008 {
@@ -211,6 +224,34 @@ func (r *rig) read(i int, measure bool) {
 		if measure {
 			now := time.Now().UnixNano()
 			stamps(data, func(ts int64) { r.lat.add(time.Duration(now - ts)) })
+		} else if bytes.Contains(data, ackType) {
+			now := time.Now().UnixNano()
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				if bytes.Contains(line, ackType) {
+					stamps(line, func(ts int64) { r.ack.add(time.Duration(now - ts)) })
+				}
+			}
+		}
+	}
+}
+
+// readInto reads one message into buf (grown as needed).
+func readInto(c *websocket.Conn, buf []byte) ([]byte, error) {
+	_, rd, err := c.NextReader()
+	if err != nil {
+		return buf, err
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
 		}
 	}
 }
@@ -226,7 +267,9 @@ func (r *rig) write(i int, data []byte) error {
 // then waits for the last deliveries; the histogram holds this phase only.
 func (r *rig) run(rate float64, dur time.Duration) (sent int64) {
 	r.lat.reset()
+	r.ack.reset()
 	r.lat.armed.Store(true)
+	r.ack.armed.Store(true)
 	period := time.Duration(float64(time.Second) * float64(r.senders) / rate)
 	stopAt := time.Now().Add(dur)
 	var n atomic.Int64
@@ -250,6 +293,7 @@ func (r *rig) run(rate float64, dur time.Duration) (sent int64) {
 	wg.Wait()
 	time.Sleep(time.Second) // the last messages arrive
 	r.lat.armed.Store(false)
+	r.ack.armed.Store(false)
 	return n.Load()
 }
 
@@ -419,6 +463,9 @@ func loadScenario(rs *results, f targetFactory, n, senders int, rate float64, du
 	heapProfile(t, fmt.Sprintf("load%d", n))
 	label := fmt.Sprintf("%d clients, %d senders, %.0f msgs/s", n, senders, rate)
 	rs.set(t.name(), label+": delivery p50 / p99 / max", fmt.Sprintf("%s / %s / %s", msf(r.lat.pct(.5)), msf(r.lat.pct(.99)), msf(time.Duration(r.lat.max.Load()))))
+	if r.ack.n.Load() > 0 {
+		rs.set(t.name(), label+": ack (committed) p50 / p99", fmt.Sprintf("%s / %s", msf(r.ack.pct(.5)), msf(r.ack.pct(.99))))
+	}
 	rs.set(t.name(), label+": sent / deliveries measured", fmt.Sprintf("%d / %d", sent, r.lat.n.Load()))
 	rs.set(t.name(), label+": server CPU / RSS", fmt.Sprintf("%.0f %% / %.0f MiB", 100*float64(cpu1-cpu0)/float64(time.Since(t0)), float64(rss)/(1<<20)))
 	rs.set(t.name(), label+": evicted / errors", fmt.Sprintf("%d / %d", r.evicted.Load(), r.errs.Load()))
@@ -444,6 +491,9 @@ func rateSearch(rs *results, f targetFactory, n, senders int, limit, step time.D
 	r.run(200, 2*time.Second) // warm-up
 	best, bestP99 := 0.0, time.Duration(0)
 	var trail []string
+	misses := 0
+	// One step over the limit may be a hiccup of a shared machine (an fsync that
+	// took long); the search ends at the second step in a row over it.
 	for _, rate := range []float64{200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800, 2000, 2300, 2600, 3000, 3500, 4000, 5000} {
 		if rate == 1000 {
 			profile(t, fmt.Sprintf("rate%d", n), step)
@@ -451,9 +501,16 @@ func rateSearch(rs *results, f targetFactory, n, senders int, limit, step time.D
 		r.run(rate, step)
 		p99 := r.lat.pct(.99)
 		trail = append(trail, fmt.Sprintf("%.0f→%s", rate, msf(p99)))
-		if p99 > limit || r.evicted.Load() > 0 {
+		if r.evicted.Load() > 0 {
 			break
 		}
+		if p99 > limit {
+			if misses++; misses == 2 {
+				break
+			}
+			continue
+		}
+		misses = 0
 		best, bestP99 = rate, p99
 	}
 	label := fmt.Sprintf("%d clients: highest rate with delivery p99 ≤ %s", n, msf(limit))

@@ -29,7 +29,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +45,7 @@ func main() {
 	bin := flag.String("server", "bin/teamchat", "teamchat binary to measure")
 	dataRoot := flag.String("data", "bin/bench-data", "directory for the data (on the disk to measure)")
 	dur := flag.Duration("duration", 10*time.Second, "length of each timed scenario")
+	baseline := flag.String("baseline", "", "also measure this other Team Chat binary (e.g. the previous release) in the fan-out scenarios")
 	peer := flag.String("peer", "", "also measure this peer: centrifugo")
 	peerBin := flag.String("peer-bin", "", "the peer's binary")
 	only := flag.String("only", "", "comma-separated subset: connect2000,connect5000,load1000,load300,rate300,b")
@@ -60,7 +60,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadtest: -peer and -peer-bin go together")
 		os.Exit(2)
 	}
-	if err := run(*bin, *dataRoot, *dur, *peerBin, *only); err != nil {
+	if err := run(*bin, *baseline, *dataRoot, *dur, *peerBin, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
@@ -181,21 +181,6 @@ type frame struct {
 	} `json:"message"`
 }
 
-func subscribe(c *websocket.Conn) error {
-	if err := c.WriteJSON(map[string]any{"type": "subscribe", "conversation_id": 1}); err != nil {
-		return err
-	}
-	for {
-		var f frame
-		if err := c.ReadJSON(&f); err != nil {
-			return err
-		}
-		if f.Type == "subscribed" {
-			return nil
-		}
-	}
-}
-
 // procStat returns the process's CPU time (utime+stime) and RSS.
 func procStat(pid int) (time.Duration, int64) {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -213,17 +198,7 @@ func procStat(pid int) (time.Duration, int64) {
 	return time.Duration(ut+st) * 10 * time.Millisecond, rss // USER_HZ is 100 on Linux
 }
 
-func pct(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d[min(len(d)-1, int(float64(len(d))*p))]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
-func run(bin, root string, dur time.Duration, peerBin, only string) error {
+func run(bin, baseline, root string, dur time.Duration, peerBin, only string) error {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return err
 	}
@@ -245,11 +220,19 @@ func run(bin, root string, dur time.Duration, peerBin, only string) error {
 	}
 	var rs results
 	if most > 0 {
-		tc, err := teamchatFactory(bin, filepath.Join(root, "fanout"), most)
+		var factories []targetFactory
+		if baseline != "" {
+			tb, err := teamchatFactory("Team Chat baseline", baseline, filepath.Join(root, "baseline"), most)
+			if err != nil {
+				return fmt.Errorf("baseline accounts: %w", err)
+			}
+			factories = append(factories, tb)
+		}
+		tc, err := teamchatFactory("Team Chat", bin, filepath.Join(root, "fanout"), most)
 		if err != nil {
 			return fmt.Errorf("accounts: %w", err)
 		}
-		factories := []targetFactory{tc}
+		factories = append(factories, tc)
 		if peerBin != "" {
 			factories = append(factories, centrifugoFactory(peerBin, filepath.Join(root, "peer")))
 		}

@@ -32,13 +32,14 @@ const tcProtocol = "teamchat.v2"
 var legacyFraming bool
 
 type teamchat struct {
+	label  string
 	s      *server
 	toks   []string
 	pprof  string
 	dialer *websocket.Dialer
 }
 
-func (t *teamchat) name() string { return "Team Chat" }
+func (t *teamchat) name() string { return t.label }
 func (t *teamchat) pid() int     { return t.s.cmd.Process.Pid }
 func (t *teamchat) stop()        { t.s.stop() }
 
@@ -89,7 +90,7 @@ func (t *teamchat) dial(i int) (*websocket.Conn, error) {
 // teamchatFactory makes, once, a data directory with enough guest accounts
 // (guests need no password hashing, so thousands are quick to create), then
 // starts every scenario's server on a fresh copy of it.
-func teamchatFactory(bin, root string, most int) (targetFactory, error) {
+func teamchatFactory(label, bin, root string, most int) (targetFactory, error) {
 	tmpl, err := freshDir(root, "template")
 	if err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ func teamchatFactory(bin, root string, most int) (targetFactory, error) {
 		if !legacyFraming {
 			d.Subprotocols = []string{tcProtocol}
 		}
-		return &teamchat{s: s, toks: toks[:n], pprof: pp, dialer: &d}, nil
+		return &teamchat{label: label, s: s, toks: toks[:n], pprof: pp, dialer: &d}, nil
 	}, nil
 }
 
@@ -316,6 +317,9 @@ func (c *centrifugo) dial(i int) (*websocket.Conn, error) {
 }
 
 func centrifugoFactory(bin, root string) targetFactory {
+	if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs // it runs in its own directory
+	}
 	run := 0
 	return func(int) (target, error) {
 		run++
