@@ -105,6 +105,7 @@ type Client struct {
 	batched bool // the client negotiated Protocol
 	// writeStart is when the write in progress began (unix ns); 0 when none.
 	writeStart atomic.Int64
+	cut        atomic.Bool     // evicted as a slow consumer: write nothing more
 	batch      *[]byte         // writer-owned: the message being joined, from batchPool, nil when idle
 	one        []byte          // writer-owned: a lone frame not yet written (shared, not copied)
 	wake       chan struct{}   // capacity 1: the writer has something to do
@@ -196,8 +197,9 @@ func (c *Client) deliver(it *outItem) {
 	}
 	c.qmu.Lock()
 	if len(c.queue) >= SendQueue || c.qbytes+size > MaxQueuedBytes || c.qbytes+size > StallBytes && c.stalled() {
+		c.queue, c.qbytes = nil, 0 // let go of what it would never read
 		c.qmu.Unlock()
-		c.closeWith(CloseSlowConsumer, "slow consumer")
+		c.evict()
 		return
 	}
 	c.queue = append(c.queue, it)
@@ -206,6 +208,16 @@ func (c *Client) deliver(it *outItem) {
 	select {
 	case c.wake <- struct{}{}:
 	default:
+	}
+}
+
+// evict closes a slow consumer: its writer stops at once, a write blocked on
+// it is interrupted, and the close frame is tried with a short deadline.
+func (c *Client) evict() {
+	c.cut.Store(true)
+	c.closeWith(CloseSlowConsumer, "slow consumer")
+	if nc := c.conn.NetConn(); nc != nil {
+		_ = nc.SetWriteDeadline(time.Now())
 	}
 }
 
@@ -371,6 +383,9 @@ func DecodeInbound(data []byte) (Inbound, error) {
 }
 
 func (c *Client) write(data []byte) error {
+	if c.cut.Load() {
+		return errEvicted
+	}
 	now := time.Now()
 	c.writeStart.Store(now.UnixNano())
 	defer c.writeStart.Store(0)
@@ -448,6 +463,10 @@ func (c *Client) flush() { _ = c.writeItems(c.take()) }
 // few messages as fit them.
 func (c *Client) writeItems(items []*outItem) error {
 	for _, it := range items {
+		if c.cut.Load() {
+			c.dropBatch()
+			return errEvicted
+		}
 		if err := c.handle(it); err != nil {
 			c.dropBatch()
 			return err
@@ -458,6 +477,8 @@ func (c *Client) writeItems(items []*outItem) error {
 
 // batchPool holds the buffers of messages being joined; a writer takes one
 // only while it has more than one frame to send, so idle connections hold none.
+var errEvicted = errors.New("evicted as a slow consumer")
+
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
 // emit writes one frame, or adds it to the message being joined. A lone frame

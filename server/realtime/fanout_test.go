@@ -459,6 +459,9 @@ func TestStalledClientIsCut(t *testing.T) {
 	if c.code != CloseSlowConsumer {
 		t.Fatalf("closed with %d %q, want %d", c.code, c.reason, CloseSlowConsumer)
 	}
+	if q := queued(c); q != 0 {
+		t.Fatalf("the cut client still holds %d queued bytes", q)
+	}
 	waitFor(t, "the stalled connection to go", func() bool { return hub.Connections() == 1 })
 	if clientOf(hub, 2) == nil {
 		t.Fatal("the healthy client was dropped too")

@@ -363,11 +363,13 @@ func profile(t target, label string, d time.Duration) {
 	}
 	go func() {
 		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", tc.pprof, int(d.Seconds()))
-		if err := fetchTo(url, filepath.Join(profileDir, label+".cpu.pprof")); err != nil {
+		if err := fetchTo(url, filepath.Join(profileDir, slug(t)+label+".cpu.pprof")); err != nil {
 			fmt.Fprintln(os.Stderr, "profile:", err)
 		}
 	}()
 }
+
+func slug(t target) string { return strings.ReplaceAll(strings.ToLower(t.name()), " ", "-") + "." }
 
 // heapProfile saves the server's heap (in use, and allocations since start) now.
 func heapProfile(t target, label string) {
@@ -376,7 +378,7 @@ func heapProfile(t target, label string) {
 		return
 	}
 	for _, p := range []struct{ path, file string }{{"heap", ".heap.pprof"}, {"allocs", ".allocs.pprof"}} {
-		if err := fetchTo("http://"+tc.pprof+"/debug/pprof/"+p.path, filepath.Join(profileDir, label+p.file)); err != nil {
+		if err := fetchTo("http://"+tc.pprof+"/debug/pprof/"+p.path, filepath.Join(profileDir, slug(t)+label+p.file)); err != nil {
 			fmt.Fprintln(os.Stderr, "profile:", err)
 		}
 	}
