@@ -452,7 +452,7 @@ func (c *Client) writePump() {
 // that joins several frames per write for at most linger of latency; sparse
 // traffic is written at once.
 const (
-	denseWindow = 10 * time.Millisecond
+	denseWindow = 5 * time.Millisecond
 	linger      = 2 * time.Millisecond
 )
 
