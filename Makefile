@@ -94,12 +94,13 @@ test-desktop:
 	bash scripts/test-desktop.sh
 
 ## bench: load test against the real binary on 127.0.0.1; figures go to docs/performance.md
+##        (CENTRIFUGO=/path/to/centrifugo also measures that peer in the same run)
 bench:
 	@echo "== building the server and the load command"
 	$(GO) build -o bin/teamchat-bench-server .
 	$(GO) build -o bin/loadtest ./server/cmd/loadtest
 	$(GO) build -o bin/searchbench ./server/cmd/searchbench
-	./bin/loadtest -server ./bin/teamchat-bench-server
+	./bin/loadtest -server ./bin/teamchat-bench-server $(if $(CENTRIFUGO),-peer centrifugo -peer-bin $(CENTRIFUGO))
 	@echo "== full-text search over 1,000,000 stored messages"
 	./bin/searchbench -messages 1000000 -data bin/bench-data/search
 

@@ -16,6 +16,7 @@ import (
 	"teamchat/server/chat"
 	"teamchat/server/config"
 	"teamchat/server/model"
+	"teamchat/server/realtime"
 )
 
 // SessionCookie is the browser session cookie's name.
@@ -56,6 +57,7 @@ func New(ctx context.Context, svc *chat.Service, log *slog.Logger, cfg config.Co
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
+		Subprotocols:    []string{realtime.Protocol}, // batched frames, when the client asks
 		CheckOrigin:     a.originAllowed,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			code := "bad_request"

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
 
 	"teamchat/docs"
+	"teamchat/server/realtime"
 	"teamchat/server/servertest"
 )
 
@@ -222,8 +224,25 @@ func TestWSFramesMatchAsyncAPI(t *testing.T) {
 	a := watch("alice", ws)
 	a.send(map[string]any{"type": "auth", "token": alice.Token})
 	a.await("ready", nil)
+	v2 := dialV2(t, env.URL, carol.Token) // teamchat.v2: presence as lists, frames joined by lines
 	b := watch("bob", bob.DialWS())
 	p := watch("prof", admin.DialWS())
+	for !seen["presence_snapshot"] || !seen["presence_changes"] {
+		_ = v2.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := v2.ReadMessage()
+		if err != nil {
+			t.Fatalf("carol (teamchat.v2): %v", err)
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			typ, err := fs.check("send", line)
+			if err != nil {
+				t.Errorf("carol (teamchat.v2): %v", err)
+			}
+			mu.Lock()
+			seen[typ] = true
+			mu.Unlock()
+		}
+	}
 	a.await("presence", func(f servertest.Frame) bool { return f.Int("user_id") == bobID && f["online"] == true })
 
 	conv := idOf(alice.Must(201, "POST", "/api/v1/conversations", map[string]any{"name": "Frames", "member_ids": []int64{bobID}}))
@@ -342,4 +361,19 @@ func TestAsyncAPIValidatorCatchesDrift(t *testing.T) {
 			t.Errorf("%s %s: err %v, want ok=%v", c.action, c.frame, err, c.ok)
 		}
 	}
+}
+
+// dialV2 opens a socket that negotiates realtime.Protocol.
+func dialV2(t *testing.T, base, token string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{realtime.Protocol}}
+	c, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/v1/ws", http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if c.Subprotocol() != realtime.Protocol {
+		t.Fatalf("protocol %q not negotiated", c.Subprotocol())
+	}
+	return c
 }

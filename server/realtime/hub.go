@@ -23,8 +23,12 @@ type Hub struct {
 	pending map[int64]map[*Client]struct{}
 	closed  bool
 
+	presence presence
+
 	// AuthWait is how long a connection may stay unauthenticated (10 s).
 	AuthWait time.Duration
+	// PresenceEvery is how often presence changes are announced (PresenceEvery when 0).
+	PresenceEvery time.Duration
 }
 
 // NewHub returns an empty hub.
@@ -36,7 +40,8 @@ func NewHub() *Hub {
 		all:    map[*Client]struct{}{},
 		conns:  map[*Client]struct{}{},
 
-		pending: map[int64]map[*Client]struct{}{},
+		pending:  map[int64]map[*Client]struct{}{},
+		presence: newPresence(),
 
 		AuthWait: authWait,
 	}
@@ -107,6 +112,9 @@ func (h *Hub) register(c *Client) (first bool, ok bool) {
 	if c.user.Role == model.RoleAdmin {
 		h.admins[c] = struct{}{}
 	}
+	if len(set) == 1 {
+		h.presenceChanged(c.user.ID)
+	}
 	return len(set) == 1, true
 }
 
@@ -133,6 +141,7 @@ func (h *Hub) unregister(c *Client) (last bool) {
 	delete(set, c)
 	if len(set) == 0 {
 		delete(h.byUser, c.user.ID)
+		h.presenceChanged(c.user.ID)
 		return true
 	}
 	return false
@@ -207,6 +216,19 @@ func (h *Hub) PublishMessage(m model.Message, memberIDs []int64) {
 	room := h.rooms[m.ConversationID]
 	for c := range room {
 		c.deliver(msg)
+	}
+	// Activity goes to the connections outside the room. In a lecture nearly
+	// every connection is in it: then look at those few, not at every member.
+	switch outside := len(h.all) - len(room); {
+	case outside <= 0:
+		return
+	case outside <= 8:
+		for c := range h.all {
+			if _, in := room[c]; !in && (c.user.Role == model.RoleAdmin || isMember(memberIDs, c.user.ID)) {
+				c.deliverActivity(m.ConversationID, m.Seq)
+			}
+		}
+		return
 	}
 	for _, uid := range memberIDs {
 		for c := range h.byUser[uid] {

@@ -453,7 +453,7 @@ export class ChatApp {
     void this.loadMembers(id, true).finally(() => this.membersLoading.delete(id));
   }
 
-  /** True only when a presence frame said so (the server sends changes, not a snapshot). */
+  /** True only when presence frames said so (a snapshot after ready, then changes). */
   isOnline(userId: number): boolean | undefined {
     return this.presence[userId] === true ? true : undefined;
   }
@@ -1108,6 +1108,20 @@ export class ChatApp {
       }
       case 'presence':
         this.presence[f.user_id] = f.online;
+        this.presenceTick++;
+        break;
+      case 'presence_snapshot': {
+        // The whole list (after every ready): it replaces what an earlier connection left.
+        const next: Record<number, boolean> = {};
+        for (const id of f.user_ids) next[id] = true;
+        if (this.me) next[this.me.id] = true;
+        this.presence = next;
+        this.presenceTick++;
+        break;
+      }
+      case 'presence_changes':
+        for (const id of f.online) this.presence[id] = true;
+        for (const id of f.offline) if (id !== this.me?.id) this.presence[id] = false;
         this.presenceTick++;
         break;
       case 'conversation_updated':

@@ -225,6 +225,8 @@ export type ServerFrame =
   | { type: 'message_deleted'; conversation_id: number; message_id: number; seq: number }
   | { type: 'typing'; conversation_id: number; user: User }
   | { type: 'presence'; user_id: number; online: boolean }
+  | { type: 'presence_snapshot'; user_ids: number[] }
+  | { type: 'presence_changes'; online: number[]; offline: number[] }
   | { type: 'conversation_updated'; conversation: Conversation }
   | { type: 'member_added'; conversation_id: number; user: User }
   | { type: 'member_removed'; conversation_id: number; user: User }
