@@ -84,7 +84,7 @@ func (a *API) serveAttachment(thumbnail bool) handlerFunc {
 		}
 		defer file.Close()
 		att := f.Attachment
-		contentType, disposition, name, etag := att.ContentType, "attachment", att.Name, `"`+f.Hash+`"`
+		contentType, disposition, name, etag := att.ContentType, "attachment", chat.DownloadName(att.Name), `"`+f.Hash+`"`
 		if thumbnail {
 			contentType, disposition, etag = "image/jpeg", "inline", `"`+f.Hash+`.thumb"`
 			name = strings.TrimSuffix(name, pathExt(name)) + ".thumbnail.jpg"

@@ -27,9 +27,6 @@ const (
 	maxFileNameRunes     = 200
 )
 
-// executableExts are the names refused whatever the content.
-var executableExts = []string{".exe", ".msi", ".bat", ".cmd", ".com", ".scr", ".ps1", ".vbs", ".js", ".jar", ".sh", ".app", ".apk", ".dll"}
-
 // executableMagics are the leading bytes of programs: Windows PE, ELF,
 // Mach-O (32/64-bit, both byte orders, universal) and scripts.
 var executableMagics = [][]byte{
@@ -119,13 +116,20 @@ func executableReason(head []byte, name string) string {
 			return "its content is a program or script"
 		}
 	}
-	lower := strings.ToLower(name)
-	for _, ext := range executableExts {
-		if strings.HasSuffix(lower, ext) {
-			return "names ending in " + ext + " are not accepted"
-		}
+	if ext := DangerousExt(name); ext != "" {
+		return "names ending in " + ext + " are not accepted"
 	}
 	return ""
+}
+
+// DownloadName is the name a file is offered for saving under: its own, or,
+// for a name that would run when opened (stored before the list of such
+// names grew), that name with "_" appended, so the saved copy does not run.
+func DownloadName(name string) string {
+	if DangerousExt(name) != "" {
+		return name + "_"
+	}
+	return name
 }
 
 // Upload stores a file for a message the permit's actor will send to its
