@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"teamchat/server/servertest"
 )
 
 // Every attachment id a message cannot carry is refused with the contract's
@@ -70,5 +72,43 @@ func TestAttachmentProgramNamesAreRefused(t *testing.T) {
 	}
 	if n := len(attFiles(t, c.env)); n != 4 {
 		t.Errorf("%d files on disk, want the 4 accepted: %v", n, attFiles(t, c.env))
+	}
+}
+
+// Files and thumbnails are never stored by the browser (a shared lab
+// computer keeps no copy after deletion or sign-out), and signing out tells
+// the browser to drop this origin's cache, even when the session had expired.
+func TestAttachmentCachingAndSignOut(t *testing.T) {
+	c := newAttachClass(t)
+	s := c.env.Session("stu")
+	id := attachmentFixture(t, s, c.conv)
+	for _, p := range []string{fmt.Sprintf("/api/v1/attachments/%d", id), fmt.Sprintf("/api/v1/attachments/%d/thumbnail", id)} {
+		for _, who := range []*servertest.Client{s, c.owner} {
+			r := who.Must(200, "GET", p, nil)
+			if got := r.Header.Get("Cache-Control"); got != "private, no-store" {
+				t.Errorf("GET %s: Cache-Control %q, want \"private, no-store\"", p, got)
+			}
+			if r.Header.Get("Expires") != "" || strings.Contains(r.Header.Get("Cache-Control"), "max-age") {
+				t.Errorf("GET %s: still cacheable: %v", p, r.Header)
+			}
+		}
+		// A range request is not cacheable either.
+		if r := attGet(t, c.owner, p, "Range", "bytes=0-3"); r.Status != 206 || r.Header.Get("Cache-Control") != "private, no-store" {
+			t.Errorf("range GET %s: %d %q", p, r.Status, r.Header.Get("Cache-Control"))
+		}
+	}
+	// Sign-out (the web client's DELETE /api/v1/session with its CSRF token).
+	r := s.Do("DELETE", "/api/v1/session", nil)
+	if r.Status != 204 || r.Header.Get("Clear-Site-Data") != `"cache"` {
+		t.Errorf("sign-out: %d, Clear-Site-Data %q", r.Status, r.Header.Get("Clear-Site-Data"))
+	}
+	// Signed out already (another tab, an expired session): still told to clear.
+	r = s.Do("DELETE", "/api/v1/session", nil)
+	if r.Status != 401 || r.ErrCode() != "unauthorized" || r.Header.Get("Clear-Site-Data") != `"cache"` {
+		t.Errorf("second sign-out: %d %s, Clear-Site-Data %q", r.Status, r.Body, r.Header.Get("Clear-Site-Data"))
+	}
+	// Nothing else asks the browser to clear its data.
+	if r := c.owner.Must(200, "GET", "/api/v1/me", nil); r.Header.Get("Clear-Site-Data") != "" {
+		t.Errorf("GET /me carries Clear-Site-Data %q", r.Header.Get("Clear-Site-Data"))
 	}
 }
