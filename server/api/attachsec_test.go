@@ -2,9 +2,13 @@ package api_test
 
 import (
 	"fmt"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
+	"teamchat/server/config"
+	"teamchat/server/files/filestest"
 	"teamchat/server/servertest"
 )
 
@@ -110,5 +114,62 @@ func TestAttachmentCachingAndSignOut(t *testing.T) {
 	// Nothing else asks the browser to clear its data.
 	if r := c.owner.Must(200, "GET", "/api/v1/me", nil); r.Header.Get("Clear-Site-Data") != "" {
 		t.Errorf("GET /me carries Clear-Site-Data %q", r.Header.Get("Clear-Site-Data"))
+	}
+}
+
+// Uploads are limited per account over time, whatever the number of
+// sessions and tokens; attempts that are refused count too. Over the limit:
+// 429 in the contract's envelope, with Retry-After.
+func TestAttachmentUploadRateLimit(t *testing.T) {
+	env := servertest.Start(t, func(cfg *config.Config) { cfg.UploadRate, cfg.UploadBurst = 0.01, 3 }) // a token per 100 min
+	env.AddUser("prof", "admin")
+	owner := env.AddUser("owner", "user")
+	stu := env.AddUser("stu", "user")
+	conv := idOf(owner.Must(201, "POST", "/api/v1/conversations", map[string]any{"name": "Lab", "member_ids": []int64{stu.ID()}}))
+	second := env.Login("stu")    // another token of the same account
+	browser := env.Session("stu") // and a browser session
+	attMustUpload(t, stu, conv, "1.txt", "text/plain", []byte("one"))
+	if r := attUpload(second, conv, "2.exe", "text/plain", []byte("refused, but counted")); r.Status != 400 {
+		t.Fatalf("program: %d %s", r.Status, r.Body)
+	}
+	attMustUpload(t, browser, conv, "3.txt", "text/plain", []byte("three"))
+	for _, c := range []*servertest.Client{stu, second, browser} {
+		r := attUpload(c, conv, "4.txt", "text/plain", []byte("four"))
+		e, _ := r.JSON()["error"].(map[string]any)
+		if r.Status != 429 || r.ErrCode() != "rate_limited" || e == nil || !strings.HasPrefix(e["message"].(string), "too many uploads: wait ") {
+			t.Errorf("over the limit: %d %s", r.Status, r.Body)
+		}
+		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 60 {
+			t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
+		}
+	}
+	// Another account has its own allowance, and stu can still do the rest.
+	attMustUpload(t, owner, conv, "o.txt", "text/plain", []byte("owner's"))
+	stu.Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/messages", conv), map[string]any{"body": "still here"})
+	if n := len(attFiles(t, env)); n != 3 {
+		t.Errorf("%d files on disk, want 3: %v", n, attFiles(t, env))
+	}
+}
+
+// The 16-bit bomb over HTTP: stored as a plain file, no thumbnail, and the
+// server (in this process) allocates a few MiB for it, not 400 MB.
+func TestAttachmentSixteenBitBomb(t *testing.T) {
+	c := newAttachClass(t)
+	data := filestest.BombPNG16(7071, 7071)
+	attMustUpload(t, c.stu, c.conv, "warm-up.txt", "text/plain", []byte("first upload"))
+	var a map[string]any
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	a = attMustUpload(t, c.stu, c.conv, "bomb16.png", "image/png", data)
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Errorf("the upload allocated %d MiB", n>>20)
+	}
+	if a["content_type"] != "application/octet-stream" || a["thumbnail_url"] != "" || a["width"] != float64(0) || a["inline"] != false {
+		t.Errorf("bomb stored as %v", a)
+	}
+	if r := c.stu.Do("GET", fmt.Sprintf("/api/v1/attachments/%d/thumbnail", attID(a)), nil); r.Status != 404 {
+		t.Errorf("thumbnail: %d", r.Status)
 	}
 }

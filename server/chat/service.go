@@ -28,6 +28,10 @@ type Options struct {
 	MsgBurst   int
 	BcryptCost int
 	Files      *files.Store // attachments' blobs (attachments.go)
+	// UploadRate is uploads per minute per user (0 = unlimited), with
+	// UploadBurst at once; every attempt counts, refused ones too.
+	UploadRate  float64
+	UploadBurst int
 }
 
 // Service is the chat application.
@@ -59,6 +63,8 @@ type Service struct {
 	bg   sync.WaitGroup
 
 	flagged chan model.Message // committed messages for the keyword check (flags.go)
+
+	uploads *userLimiter // per-user upload rate (attachments.go)
 }
 
 // New builds the service; Start runs its background work.
@@ -75,6 +81,7 @@ func New(st *store.Store, hub *realtime.Hub, tokens *auth.Tokens, log *slog.Logg
 		tickets:  newTicketBook(),
 		stop:     make(chan struct{}),
 		flagged:  make(chan model.Message, flagQueueLength),
+		uploads:  newUserLimiter(rate.Limit(opts.UploadRate/60), opts.UploadBurst),
 	}
 }
 

@@ -51,6 +51,7 @@ func StartIn(t testing.TB, dir string, opts ...Option) *Env {
 	cfg.DataDir = dir
 	cfg.NoMDNS = true
 	cfg.MsgRate = 0
+	cfg.UploadRate = 0
 	cfg.BcryptCost = 4
 	cfg.ShutdownGrace = 5 * time.Second
 	for _, o := range opts {
