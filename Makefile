@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X teamchat/server/config.Version=$(VERSION)
 DESKTOP_TAGS := desktop,production,webkit2_41,webui
 # Go packages: listed explicitly so Go tooling never walks into frontend/node_modules.
-GO_PKGS   := . ./app/... ./server/... ./frontend
+GO_PKGS   := . ./app/... ./server/... ./frontend ./docs
 DATA      ?= .data
 
 .PHONY: run test build build-server build-windows bench lint fuzz web deps deps-desktop deps-web \
@@ -57,9 +57,13 @@ build-windows: web
 
 lint:
 	@echo "== gofmt"
-	@out=$$(gofmt -l main.go app server frontend/*.go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l main.go app server frontend/*.go docs/*.go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "== go vet"
 	$(GO) vet $(GO_PKGS)
+	@echo "== OpenAPI and AsyncAPI documents (redocly lint, pinned in frontend devDependencies; rules in docs/redocly.yaml)"
+	@[ -x frontend/node_modules/.bin/redocly ] || (cd frontend && npm ci --no-audit --no-fund)
+	cd frontend && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint \
+	  --config ../docs/redocly.yaml ../docs/openapi.yaml ../docs/asyncapi.yaml
 	@echo "== go vet (desktop tags)"
 	$(GO) vet -tags desktop,production,webkit2_41 . ./app/...
 	@echo "== module updates (go list -m -u; govulncheck needs an online database this machine cannot reach)"

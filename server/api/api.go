@@ -125,6 +125,7 @@ func (a *API) routes() []route {
 	rt = append(rt, a.sessionRoutes()...)
 	rt = append(rt, a.attachmentRoutes()...)
 	rt = append(rt, a.featureRoutes()...)
+	rt = append(rt, a.docRoutes()...)
 	return rt
 }
 

@@ -72,6 +72,7 @@ func (s *Service) Settings(ctx context.Context) (model.Settings, error) {
 		GuestTTLHours: ttl,
 		Paused:        kv[store.SettingPaused] == "true",
 		DMPolicy:      dm,
+		GroupPolicy:   groupPolicyOf(kv[store.SettingGroupPolicy]),
 		FlagWords:     flagWordsOf(kv[store.SettingFlagWords]),
 
 		EditWindowMinutes: settingInt(kv, SettingEditWindow, model.DefaultEditWindowMinutes),
@@ -96,6 +97,7 @@ type SettingsPatch struct {
 	RotateJoinCode bool      `json:"rotate_join_code"`
 	Paused         *bool     `json:"paused"`
 	DMPolicy       *string   `json:"dm_policy"`
+	GroupPolicy    *string   `json:"group_policy"`
 	FlagWords      *[]string `json:"flag_words"`
 
 	EditWindowMinutes *int `json:"edit_window_minutes"`
@@ -179,26 +181,6 @@ func (s *Service) checkCode(given, want, addr string) error {
 	return nil
 }
 
-// checkStudentName refuses display names that pass for staff: the reserved
-// words and the display name of any admin (by skeleton, so "prof.  ADA" is
-// "Prof. Ada").
-func (s *Service) checkStudentName(ctx context.Context, name string) error {
-	sk := nameSkeleton(name)
-	if reservedNames[sk] {
-		return model.Invalid("display_name: %q is reserved; choose your own name", name)
-	}
-	admins, err := s.st.AdminNames(ctx)
-	if err != nil {
-		return err
-	}
-	for _, a := range admins {
-		if nameSkeleton(a) == sk {
-			return model.Invalid("display_name: %q belongs to a staff member; choose your own name", name)
-		}
-	}
-	return nil
-}
-
 // Register creates a student account with the class code (or freely when
 // registration is open).
 func (s *Service) Register(ctx context.Context, username, password, displayName, code, addr string) (model.User, error) {
@@ -215,7 +197,7 @@ func (s *Service) Register(ctx context.Context, username, password, displayName,
 	default:
 		return model.User{}, model.Forbidden("registration is closed: ask your professor for an account")
 	}
-	return s.createAccount(ctx, username, password, displayName, model.RoleUser)
+	return s.createAccount(ctx, username, password, displayName, model.RoleUser, true)
 }
 
 // accountNames normalizes a username and a display name (the username when empty).
@@ -231,19 +213,23 @@ func accountNames(username, displayName string) (string, string, error) {
 	return username, displayName, err
 }
 
-func (s *Service) createAccount(ctx context.Context, username, password, displayName, role string) (model.User, error) {
+// createAccount creates an account; own: the student chose the name
+// (sign-up), so it may not imitate staff (names.go).
+func (s *Service) createAccount(ctx context.Context, username, password, displayName, role string, own bool) (model.User, error) {
 	username, displayName, err := accountNames(username, displayName)
 	if err != nil {
 		return model.User{}, err
 	}
 	switch role {
-	case model.RoleAdmin:
-	case model.RoleUser:
-		if err := s.checkStudentName(ctx, displayName); err != nil {
-			return model.User{}, err
-		}
+	case model.RoleAdmin, model.RoleUser:
 	default:
 		return model.User{}, model.Invalid("role: want admin or user")
+	}
+	if _, err := s.st.UserByUsername(ctx, username); err == nil {
+		return model.User{}, model.Conflict("username %q is taken", username) // before the name check: that answer says more
+	}
+	if err := s.checkDisplayName(ctx, displayName, 0, own); err != nil {
+		return model.User{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
@@ -275,7 +261,7 @@ func (s *Service) Guest(ctx context.Context, displayName, code, addr string) (mo
 	if displayName, err = NormalizeName("display_name", displayName); err != nil {
 		return model.User{}, err
 	}
-	if err := s.checkStudentName(ctx, displayName); err != nil {
+	if err := s.checkDisplayName(ctx, displayName, 0, true); err != nil {
 		return model.User{}, err
 	}
 	ttl := time.Duration(max(set.GuestTTLHours, 1)) * time.Hour
@@ -300,7 +286,7 @@ func (s *Service) CreateUser(ctx context.Context, actor model.User, username, pa
 	if actor.Role != model.RoleAdmin {
 		return model.User{}, model.Forbidden("only admins can create accounts")
 	}
-	u, err := s.createAccount(ctx, username, password, displayName, role)
+	u, err := s.createAccount(ctx, username, password, displayName, role, false)
 	if err == nil {
 		s.audit(ctx, &actor, AuditUserCreate, "user", u.ID, map[string]any{"username": u.Username, "role": u.Role})
 	}
@@ -309,7 +295,7 @@ func (s *Service) CreateUser(ctx context.Context, actor model.User, username, pa
 
 // CreateUserCLI creates an account from the command line (no actor).
 func (s *Service) CreateUserCLI(ctx context.Context, username, password, displayName, role string) (model.User, error) {
-	u, err := s.createAccount(ctx, username, password, displayName, role)
+	u, err := s.createAccount(ctx, username, password, displayName, role, false)
 	if err == nil {
 		s.audit(ctx, nil, AuditUserCreate, "user", u.ID, map[string]any{"username": u.Username, "role": u.Role})
 	}
@@ -358,6 +344,9 @@ func (s *Service) UpdateUser(ctx context.Context, actor model.User, id int64, p 
 	if p.DisplayName != nil {
 		n, err := NormalizeName("display_name", *p.DisplayName)
 		if err != nil {
+			return model.User{}, err
+		}
+		if err := s.checkDisplayName(ctx, n, id, false); err != nil {
 			return model.User{}, err
 		}
 		sp.DisplayName = &n
@@ -422,10 +411,8 @@ func (s *Service) UpdateMe(ctx context.Context, actor model.User, p MePatch) (mo
 		if err != nil {
 			return model.User{}, err
 		}
-		if actor.Role != model.RoleAdmin {
-			if err := s.checkStudentName(ctx, n); err != nil {
-				return model.User{}, err
-			}
+		if err := s.checkDisplayName(ctx, n, actor.ID, actor.Role != model.RoleAdmin); err != nil {
+			return model.User{}, err
 		}
 		sp.DisplayName = &n
 	}

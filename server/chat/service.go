@@ -62,7 +62,7 @@ type Service struct {
 	stop chan struct{}
 	bg   sync.WaitGroup
 
-	flagged chan model.Message // committed messages for the keyword check (flags.go)
+	flagged chan flagCheck // committed and edited messages for the keyword check (flags.go)
 
 	uploads *userLimiter // per-user upload rate (attachments.go)
 }
@@ -80,7 +80,7 @@ func New(st *store.Store, hub *realtime.Hub, tokens *auth.Tokens, log *slog.Logg
 		codes:    auth.NewFailureLimiter(20, 10*time.Minute),
 		tickets:  newTicketBook(),
 		stop:     make(chan struct{}),
-		flagged:  make(chan model.Message, flagQueueLength),
+		flagged:  make(chan flagCheck, flagQueueLength),
 		uploads:  newUserLimiter(rate.Limit(opts.UploadRate/60), opts.UploadBurst),
 	}
 }
@@ -206,6 +206,9 @@ func (s *Service) CreateConversation(ctx context.Context, actor model.User, name
 		if name, err = NormalizeName("name", name); err != nil {
 			return conv, false, err
 		}
+		if err = s.checkGroupCreate(ctx, actor, memberIDs); err != nil { // grouppolicy.go
+			return conv, false, err
+		}
 		conv, err = s.st.CreateConversation(ctx, store.NewConversation{Name: name, Kind: model.KindGroup, CreatorID: actor.ID, MemberIDs: memberIDs})
 	case model.KindDirect:
 		if len(memberIDs) != 1 || memberIDs[0] == actor.ID || memberIDs[0] <= 0 {
@@ -321,6 +324,9 @@ func (s *Service) AddMember(ctx context.Context, actor model.User, convID, userI
 	case model.MemberMember, model.MemberOwner:
 	default:
 		return nil, model.Invalid("role: want member or owner")
+	}
+	if err := s.checkGroupAdd(ctx, actor, convID, userID); err != nil { // grouppolicy.go
+		return nil, err
 	}
 	m, err := s.st.AddMember(ctx, convID, userID, role)
 	if err != nil {
