@@ -307,6 +307,25 @@ func ownOrigin(r *http.Request) string {
 	return o
 }
 
+// sessionOrigin refuses a request that would set the session cookie when it
+// comes from another site's page (login CSRF: signing the visitor into an
+// account the other site chose). Browsers send Origin with every POST, and
+// Sec-Fetch-Site too; a request with neither is not from a browser page
+// (curl, API clients) and carries no ambient credentials to misuse.
+func (a *API) sessionOrigin(r *http.Request) error {
+	if r.Header.Get("Origin") != "" {
+		if a.originAllowed(r) {
+			return nil
+		}
+		return model.Forbidden("sign-in from another site's page refused (Origin)")
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return nil
+	}
+	return model.Forbidden("sign-in from another site's page refused (Sec-Fetch-Site)")
+}
+
 // originAllowed accepts the request's own origin, the desktop shell's and the
 // configured extras, comparing scheme, host and port. A missing Origin passes
 // here; the WebSocket handler refuses it for cookie authentication.

@@ -164,6 +164,12 @@ func (v *openAPIValidator) check(req *http.Request, res *http.Response, data []b
 	case err != nil:
 		return what + ": " + err.Error()
 	}
+	if res.StatusCode == http.StatusUnsupportedMediaType && route.Operation.RequestBody != nil { // any JSON body (info.description)
+		if err := v.checkEnvelope(data); err != nil {
+			return what + " is not the error envelope: " + err.Error()
+		}
+		return ""
+	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 res.StatusCode,

@@ -20,35 +20,6 @@ const SessionTTL = 30 * 24 * time.Hour
 
 var errBadLogin = &model.Error{Kind: model.ErrUnauthorized, Msg: "wrong username or password"}
 
-// Login checks a username and password. Unknown users and wrong passwords get
-// the same answer after the same work; failures are limited per username and
-// per client address (10 in 10 minutes), and while limited even the right
-// password is refused.
-func (s *Service) Login(ctx context.Context, username, password, addr string) (model.User, error) {
-	ukey, akey := "u:"+strings.ToLower(username), "a:"+addr
-	if blocked, wait := s.logins.Blocked(ukey, akey); blocked {
-		return model.User{}, model.RateLimited("too many failed sign-ins: try again later", wait)
-	}
-	if len(password) > 72 {
-		s.logins.Fail(ukey, akey)
-		return model.User{}, errBadLogin
-	}
-	u, err := s.st.UserByUsername(ctx, username)
-	if err != nil && !errors.Is(err, model.ErrNotFound) {
-		return model.User{}, err
-	}
-	ok, cerr := s.hasher.Check(ctx, u.PasswordHash, password) // empty hash: dummy compare
-	if cerr != nil {
-		return model.User{}, cerr
-	}
-	if err != nil || !ok || u.Disabled || u.Role == model.RoleGuest || s.expired(u) {
-		s.logins.Fail(ukey, akey)
-		return model.User{}, errBadLogin
-	}
-	s.logins.Reset(ukey)
-	return u.User, nil
-}
-
 func (s *Service) expired(u store.UserRecord) bool {
 	return u.ExpiresAt > 0 && u.ExpiresAt <= time.Now().UnixMilli()
 }
@@ -197,6 +168,11 @@ func (s *Service) Register(ctx context.Context, username, password, displayName,
 	default:
 		return model.User{}, model.Forbidden("registration is closed: ask your professor for an account")
 	}
+	release, err := s.signInTurn(ctx, addr) // signin.go: the password is hashed
+	if err != nil {
+		return model.User{}, err
+	}
+	defer release()
 	return s.createAccount(ctx, username, password, displayName, model.RoleUser, true)
 }
 
@@ -427,6 +403,11 @@ func (s *Service) UpdateMe(ctx context.Context, actor model.User, p MePatch) (mo
 		if err != nil {
 			return model.User{}, err
 		}
+		release, err := s.hasher.Turn(ctx, accountSource(actor.Username)) // one hash at a time per account (signin.go)
+		if err != nil {
+			return model.User{}, err
+		}
+		defer release()
 		ok, err := s.hasher.Check(ctx, rec.PasswordHash, *p.CurrentPassword)
 		if err != nil {
 			return model.User{}, err
@@ -627,7 +608,10 @@ func (s *Service) RedeemTicket(ctx context.Context, t string) (model.User, error
 	tk, ok := s.tickets.m[t]
 	delete(s.tickets.m, t)
 	s.tickets.mu.Unlock()
-	if !ok || time.Now().After(tk.expires) {
+	if !ok {
+		return s.redeemStoredTicket(ctx, t) // signin.go: made by the command line
+	}
+	if time.Now().After(tk.expires) {
 		return model.User{}, errBadToken
 	}
 	return s.activeUser(ctx, tk.userID, anyEpoch)

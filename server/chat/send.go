@@ -152,13 +152,20 @@ func (s *Service) expireLoop() {
 			return
 		case <-t.C:
 			s.ExpireGuests(context.Background())
-			s.EndDueClassSessions(context.Background()) // sessions.go
 		}
 	}
 }
 
-// ExpireGuests ends expired guest accounts now.
+// ExpireGuests ends the class sessions whose planned end has passed, then the
+// guest accounts whose lifetime has. Sessions come first: their guests are
+// told with session_ended before they are cut off, and counted in the
+// session's audit entry. One sweep runs at a time, so when this returns every
+// account due by then is disabled and its sockets closed, even if another
+// sweep started it.
 func (s *Service) ExpireGuests(ctx context.Context) {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	s.endDueSessions(ctx) // sessions.go
 	ids, err := s.st.ExpireGuests(ctx)
 	if err != nil {
 		s.log.Error("guest expiry failed", "err", err)

@@ -28,6 +28,10 @@ type Options struct {
 	MsgBurst   int
 	BcryptCost int
 	Files      *files.Store // attachments' blobs (attachments.go)
+	// SignInRate is the sign-in work (password checks and hashes, right or
+	// wrong) one client address may cause per minute, as a burst too; 0
+	// turns the per-address and per-account budgets off (signin.go).
+	SignInRate float64
 	// UploadRate is uploads per minute per user (0 = unlimited), with
 	// UploadBurst at once; every attempt counts, refused ones too.
 	UploadRate  float64
@@ -55,12 +59,15 @@ type Service struct {
 	memMu   sync.Mutex
 	members map[int64][]int64 // conversation → member ids (cache for activity frames)
 
-	logins  *auth.FailureLimiter
+	signin  signInLimits // signin.go
 	codes   *auth.FailureLimiter
 	tickets *ticketBook
 
 	stop chan struct{}
 	bg   sync.WaitGroup
+
+	sweepMu sync.Mutex   // one expiry sweep at a time (sessions.go, send.go)
+	replays replayBudget // backlog replays per user (realtime.go)
 
 	flagged chan flagCheck // committed and edited messages for the keyword check (flags.go)
 
@@ -76,7 +83,7 @@ func New(st *store.Store, hub *realtime.Hub, tokens *auth.Tokens, log *slog.Logg
 		limiters: map[int64]*rate.Limiter{},
 		typing:   map[[2]int64]time.Time{},
 		members:  map[int64][]int64{},
-		logins:   auth.NewFailureLimiter(10, 10*time.Minute),
+		signin:   newSignInLimits(opts.SignInRate),
 		codes:    auth.NewFailureLimiter(20, 10*time.Minute),
 		tickets:  newTicketBook(),
 		stop:     make(chan struct{}),

@@ -26,6 +26,7 @@ type Config struct {
 	PortFallback  bool     // if the port is taken, try the next ones (desktop host)
 	MsgRate       float64  // messages per second per user (0 disables the limit)
 	MsgBurst      int      // burst for MsgRate
+	SignInRate    float64  // password checks per client address per minute, also the burst (0 = unlimited)
 	UploadRate    float64  // uploads per minute per user (0 disables the limit)
 	UploadBurst   int      // burst for UploadRate
 	BcryptCost    int      // password hashing cost
@@ -46,6 +47,7 @@ func Defaults() Config {
 		DataDir:       DefaultDataDir(),
 		MsgRate:       10,
 		MsgBurst:      20,
+		SignInRate:    30,
 		UploadRate:    20,
 		UploadBurst:   10,
 		BcryptCost:    10,
@@ -89,6 +91,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.Var((*originList)(&c.Origins), "origin", "extra allowed browser origin, e.g. https://chat.example.edu (repeatable)")
 	fs.Float64Var(&c.MsgRate, "msg-rate", c.MsgRate, "messages per second per user (0 = unlimited)")
 	fs.IntVar(&c.MsgBurst, "msg-burst", c.MsgBurst, "message burst per user")
+	fs.Float64Var(&c.SignInRate, "signin-rate", c.SignInRate, "sign-ins (password checks) per client address per minute, also the burst; 0 = unlimited, for load tests")
 	fs.Float64Var(&c.UploadRate, "upload-rate", c.UploadRate, "attachment uploads per minute per user (0 = unlimited)")
 	fs.IntVar(&c.UploadBurst, "upload-burst", c.UploadBurst, "attachment uploads at once per user")
 	fs.Var((*originList)(&c.Hosts), "host", "extra host name the server answers to, e.g. chat.school.example (repeatable)")
@@ -124,6 +127,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MsgRate < 0 || c.MsgBurst < 0 {
 		return errors.New("--msg-rate and --msg-burst must not be negative")
+	}
+	if c.SignInRate < 0 {
+		return errors.New("--signin-rate must not be negative")
 	}
 	if c.MsgRate > 0 && c.MsgBurst < 1 {
 		c.MsgBurst = 1

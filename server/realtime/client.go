@@ -34,6 +34,10 @@ const (
 	CloseSlowConsumer = 4008
 )
 
+// Credential checks a connection's credential against the current account
+// (a token, a session cookie) and returns the user it stands for.
+type Credential func(ctx context.Context) (model.User, error)
+
 // Backend is what a connection needs from the rest of the server.
 type Backend interface {
 	// AuthenticateToken checks an access token sent in an `auth` frame.
@@ -87,6 +91,7 @@ type Client struct {
 	done       chan struct{} // closed to make the writer close the connection
 	code       int
 	reason     string
+	last       []byte // written just before the close frame (nil: none)
 
 	finished   chan struct{} // closed when both pumps have returned
 	readerDone chan struct{} // closed when the read pump has returned
@@ -96,8 +101,9 @@ type Client struct {
 func (c *Client) User() model.User { return c.user }
 
 // Serve runs a connection until it ends. user is nil when the client must
-// authenticate with an `auth` frame.
-func Serve(ctx context.Context, hub *Hub, be Backend, conn *websocket.Conn, user *model.User, log *slog.Logger) {
+// authenticate with an `auth` frame; otherwise recheck checks the credential
+// it was authenticated with again, once the connection is claimed in the hub.
+func Serve(ctx context.Context, hub *Hub, be Backend, conn *websocket.Conn, user *model.User, recheck Credential, log *slog.Logger) {
 	c := &Client{
 		hub: hub, be: be, conn: conn, log: log, ctx: ctx,
 		rooms:      map[int64]struct{}{},
@@ -122,7 +128,7 @@ func Serve(ctx context.Context, hub *Hub, be Backend, conn *websocket.Conn, user
 		c.writePump()
 	}()
 	if user != nil {
-		c.authenticated(*user)
+		c.authenticated(*user, recheck) // refused: closing, so readPump handles no frame
 	}
 	c.readPump(user != nil)
 	close(c.readerDone)
@@ -133,12 +139,35 @@ func Serve(ctx context.Context, hub *Hub, be Backend, conn *websocket.Conn, user
 	}
 }
 
-func (c *Client) authenticated(u model.User) bool {
+// authenticated registers the connection of u. The credential was checked
+// before, but a revocation (session ended, account disabled or demoted, guest
+// expired) may have committed since and found no connection to close. So the
+// connection is claimed in the hub first and the credential checked again
+// after: a revocation committed before the claim fails this check, one after
+// it finds the claim and closes the connection. Either way none survives it.
+func (c *Client) authenticated(u model.User, recheck Credential) bool {
+	c.user = u
+	if !c.hub.claim(c) {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		return false
+	}
+	fresh, err := recheck(c.ctx)
+	if err != nil || fresh.ID != u.ID {
+		c.hub.unclaim(c)
+		if err == nil || errors.Is(err, model.ErrUnauthorized) {
+			c.closeWith(CloseUnauthorized, "credentials no longer valid: sign in again")
+		} else {
+			c.log.Error("websocket credential check failed", "err", err)
+			c.closeWith(websocket.CloseInternalServerErr, "")
+		}
+		return false
+	}
+	u = fresh
 	c.user = u
 	c.enqueue(&outItem{data: Encode(ReadyFrame{Type: "ready", User: u})})
 	first, ok := c.hub.register(c)
 	if !ok {
-		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		c.closeWith(websocket.CloseGoingAway, "server shutting down") // no-op when a revocation closed it
 		return false
 	}
 	c.log.Info("websocket connected", "user_id", u.ID, "username", u.Username)
@@ -154,10 +183,27 @@ func (c *Client) authenticated(u model.User) bool {
 	return true
 }
 
+// closing reports whether the connection is being closed: it then handles no
+// more frames (its credentials may have been revoked).
+func (c *Client) closing() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// CloseUnauthorized closes the connection with 4401 (its account can no longer act).
+func (c *Client) CloseUnauthorized(reason string) { c.closeWith(CloseUnauthorized, reason) }
+
 // closeWith asks the writer to send a close frame with code and end the connection.
-func (c *Client) closeWith(code int, reason string) {
+func (c *Client) closeWith(code int, reason string) { c.closeWithLast(code, reason, nil) }
+
+// closeWithLast is closeWith with a frame written just before the close frame.
+func (c *Client) closeWithLast(code int, reason string, last []byte) {
 	c.closed.Do(func() {
-		c.code, c.reason = code, reason
+		c.code, c.reason, c.last = code, reason, last
 		close(c.done)
 	})
 }
@@ -276,12 +322,16 @@ func (c *Client) readPump(authed bool) {
 				c.closeWith(CloseUnauthorized, "invalid token")
 				return
 			}
-			if !c.authenticated(u) {
+			token := f.Token
+			if !c.authenticated(u, func(ctx context.Context) (model.User, error) { return c.be.AuthenticateToken(ctx, token) }) {
 				return
 			}
 			authed = true
 			_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
 			continue
+		}
+		if c.closing() {
+			continue // revoked or evicted: read on only to finish the closing handshake
 		}
 		if f.Type == "auth" {
 			c.SendError("bad_request", "already authenticated", "")
@@ -319,7 +369,20 @@ func DecodeInbound(data []byte) (Inbound, error) {
 	return f, nil
 }
 
+// errCut stops the writer of a connection that is being cut off.
+var errCut = errors.New("realtime: connection cut off")
+
+// write writes one frame, unless the connection is being cut off (revoked,
+// evicted, broken): then nothing more goes out, whatever was queued or read
+// for it before. Only a shutdown or a normal close lets queued frames out.
 func (c *Client) write(data []byte) error {
+	if c.closing() && c.code != websocket.CloseGoingAway && c.code != websocket.CloseNormalClosure {
+		return errCut
+	}
+	return c.writeFrame(data)
+}
+
+func (c *Client) writeFrame(data []byte) error {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 	return c.conn.WriteMessage(websocket.TextMessage, data)
 }
@@ -349,6 +412,9 @@ func (c *Client) writePump() {
 		case <-c.done:
 			if c.code == websocket.CloseGoingAway || c.code == websocket.CloseNormalClosure {
 				c.flush() // at shutdown, acks already queued still reach the client
+			}
+			if c.last != nil {
+				_ = c.writeFrame(c.last)
 			}
 			return
 		case <-ticker.C:

@@ -151,26 +151,6 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 }
 
 func (b *batchState) append(a Append, t int64) (AppendResult, error) {
-	if a.ClientID != "" {
-		var id, conv int64
-		var body string
-		err := b.st.byClient.QueryRow(a.SenderID, a.ClientID).Scan(&id, &conv, &body)
-		switch {
-		case err == nil:
-			if conv != a.ConversationID || body != a.Body {
-				return AppendResult{}, model.Conflict("client_id %q was already used for a different message", a.ClientID)
-			}
-			m, err := scanMessage(b.tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, id))
-			if err != nil {
-				return AppendResult{}, err
-			}
-			ms := []model.Message{m}
-			err = hydrate(context.Background(), b.tx, ms)
-			return AppendResult{Message: ms[0]}, err
-		case err != sql.ErrNoRows:
-			return AppendResult{}, err
-		}
-	}
 	sender := b.senders[a.SenderID]
 	if sender == nil {
 		u, err := scanUser(b.st.sender.QueryRow(a.SenderID))
@@ -185,6 +165,10 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	}
 	if sender.Disabled {
 		return AppendResult{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "account disabled"}
+	}
+	if sender.ExpiresAt > 0 && sender.ExpiresAt <= t {
+		// A guest past its lifetime, before the expiry sweep disables it.
+		return AppendResult{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "guest access ended"}
 	}
 	conv, ok := b.convs[a.ConversationID]
 	if !ok {
@@ -212,6 +196,29 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	isAdmin := sender.Role == model.RoleAdmin
 	if memberRole == "" && !isAdmin {
 		return AppendResult{}, model.NotFound("conversation")
+	}
+	// A resend answers the stored message only to a sender who may still read
+	// the conversation: it carries the current reactions, reply count and quote.
+	// Moderation (pause, lock, mute, slow mode) applied when it was first stored.
+	if a.ClientID != "" {
+		var id, storedConv int64
+		var body string
+		err := b.st.byClient.QueryRow(a.SenderID, a.ClientID).Scan(&id, &storedConv, &body)
+		switch {
+		case err == nil:
+			if storedConv != a.ConversationID || body != a.Body {
+				return AppendResult{}, model.Conflict("client_id %q was already used for a different message", a.ClientID)
+			}
+			m, err := scanMessage(b.tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, id))
+			if err != nil {
+				return AppendResult{}, err
+			}
+			ms := []model.Message{m}
+			err = hydrate(context.Background(), b.tx, ms)
+			return AppendResult{Message: ms[0]}, err
+		case err != sql.ErrNoRows:
+			return AppendResult{}, err
+		}
 	}
 	if err := b.checkPaused(isAdmin); err != nil {
 		return AppendResult{}, err

@@ -228,7 +228,12 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, nu NewUser, className stri
 func (s *Store) ExpireGuests(ctx context.Context) ([]int64, error) {
 	var ids []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.Query(`SELECT id FROM users WHERE role = 'guest' AND disabled = 0 AND expires_at IS NOT NULL AND expires_at <= ?`, now())
+		// A guest whose lifetime ends with its open class session's planned
+		// end is ended by the session (told with session_ended, counted in
+		// its audit entry), not here.
+		rows, err := tx.Query(`SELECT id FROM users WHERE role = 'guest' AND disabled = 0 AND expires_at IS NOT NULL AND expires_at <= ?
+			AND NOT EXISTS (SELECT 1 FROM class_sessions c WHERE c.id = users.session_id AND c.ended_at IS NULL
+				AND c.ends_at IS NOT NULL AND c.ends_at <= users.expires_at)`, now())
 		if err != nil {
 			return err
 		}

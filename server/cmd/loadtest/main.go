@@ -63,7 +63,7 @@ func startServer(bin, data string) (*server, error) {
 		return nil, fmt.Errorf("user add: %v: %s", err, out)
 	}
 	// The per-user message limit is off: scenario b measures the store, not the limiter.
-	cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0", "--max-conns-per-ip", "0")
+	cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0", "--max-conns-per-ip", "0", "--signin-rate", "0")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
