@@ -85,7 +85,7 @@ func (a *API) routes() []route {
 		{"GET /api/v1/info", a.info},
 		{"POST /api/v1/session", a.open(a.createSession)},
 		{"GET /api/v1/session", a.signedIn(a.getSession)},
-		{"DELETE /api/v1/session", a.signedIn(a.deleteSession)},
+		{"DELETE /api/v1/session", clearCacheOnSignOut(a.signedIn(a.deleteSession))},
 		{"POST /api/v1/session/ticket", a.open(a.redeemTicket)},
 		{"POST /api/v1/auth/token", a.open(a.token)},
 		{"POST /api/v1/auth/refresh", a.open(a.refresh)},

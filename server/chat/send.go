@@ -50,7 +50,7 @@ func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64,
 	seen := map[int64]bool{}
 	for _, id := range d.AttachmentIDs {
 		if id <= 0 || seen[id] {
-			return model.Invalid("attachment_ids: each must be a distinct attachment id")
+			return store.UnusableAttachment(id)
 		}
 		seen[id] = true
 	}

@@ -32,6 +32,10 @@ type Options struct {
 	// wrong) one client address may cause per minute, as a burst too; 0
 	// turns the per-address and per-account budgets off (signin.go).
 	SignInRate float64
+	// UploadRate is uploads per minute per user (0 = unlimited), with
+	// UploadBurst at once; every attempt counts, refused ones too.
+	UploadRate  float64
+	UploadBurst int
 }
 
 // Service is the chat application.
@@ -66,6 +70,8 @@ type Service struct {
 	replays replayBudget // backlog replays per user (realtime.go)
 
 	flagged chan flagCheck // committed and edited messages for the keyword check (flags.go)
+
+	uploads *userLimiter // per-user upload rate (attachments.go)
 }
 
 // New builds the service; Start runs its background work.
@@ -82,6 +88,7 @@ func New(st *store.Store, hub *realtime.Hub, tokens *auth.Tokens, log *slog.Logg
 		tickets:  newTicketBook(),
 		stop:     make(chan struct{}),
 		flagged:  make(chan flagCheck, flagQueueLength),
+		uploads:  newUserLimiter(rate.Limit(opts.UploadRate/60), opts.UploadBurst),
 	}
 }
 

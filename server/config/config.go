@@ -27,6 +27,8 @@ type Config struct {
 	MsgRate       float64  // messages per second per user (0 disables the limit)
 	MsgBurst      int      // burst for MsgRate
 	SignInRate    float64  // password checks per client address per minute, also the burst (0 = unlimited)
+	UploadRate    float64  // uploads per minute per user (0 disables the limit)
+	UploadBurst   int      // burst for UploadRate
 	BcryptCost    int      // password hashing cost
 	ShutdownGrace time.Duration
 	Hosts         []string // extra host names the server answers to (DNS-rebinding allowlist)
@@ -47,6 +49,8 @@ func Defaults() Config {
 		MsgRate:       10,
 		MsgBurst:      20,
 		SignInRate:    30,
+		UploadRate:    20,
+		UploadBurst:   10,
 		BcryptCost:    10,
 		ShutdownGrace: 10 * time.Second,
 		MaxConnsPerIP: 32,
@@ -89,6 +93,8 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.Float64Var(&c.MsgRate, "msg-rate", c.MsgRate, "messages per second per user (0 = unlimited)")
 	fs.IntVar(&c.MsgBurst, "msg-burst", c.MsgBurst, "message burst per user")
 	fs.Float64Var(&c.SignInRate, "signin-rate", c.SignInRate, "sign-ins (password checks) per client address per minute, also the burst; 0 = unlimited, for load tests")
+	fs.Float64Var(&c.UploadRate, "upload-rate", c.UploadRate, "attachment uploads per minute per user (0 = unlimited)")
+	fs.IntVar(&c.UploadBurst, "upload-burst", c.UploadBurst, "attachment uploads at once per user")
 	fs.Var((*originList)(&c.Hosts), "host", "extra host name the server answers to, e.g. chat.school.example (repeatable)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "open WebSockets per client address (0 = unlimited)")
 	fs.DurationVar(&c.BackupEvery, "backup-every", c.BackupEvery, "automatic backup interval (0 = off; one is also made at shutdown)")
@@ -129,6 +135,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MsgRate > 0 && c.MsgBurst < 1 {
 		c.MsgBurst = 1
+	}
+	if c.UploadRate < 0 || c.UploadBurst < 0 {
+		return errors.New("--upload-rate and --upload-burst must not be negative")
 	}
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 10

@@ -52,6 +52,7 @@ func StartIn(t testing.TB, dir string, opts ...Option) *Env {
 	cfg.NoMDNS = true
 	cfg.MsgRate = 0
 	cfg.SignInRate = 0 // tests sign many accounts in from 127.0.0.1; the sign-in tests turn it on
+	cfg.UploadRate = 0
 	cfg.BcryptCost = 4
 	cfg.ShutdownGrace = 5 * time.Second
 	for _, o := range opts {
