@@ -146,6 +146,8 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 		for i := range results {
 			results[i] = AppendResult{Err: err}
 		}
+	} else {
+		s.messagesCommitted()
 	}
 	return results
 }
