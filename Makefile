@@ -14,7 +14,7 @@ GO_PKGS   := . ./app/... ./server/... ./frontend ./docs
 DATA      ?= .data
 
 .PHONY: run test build build-server build-windows bench lint fuzz web deps deps-desktop deps-web \
-        test-go test-crash test-fuzz test-web test-desktop clean
+        test-go test-crash test-powercut test-fuzz test-web test-desktop clean
 
 ## run: build the desktop app and start it (host mode; without a display it serves headless)
 run: build
@@ -79,6 +79,11 @@ test-go:
 test-crash:
 	@echo "== crash suite: SIGKILL at random points, 20 rounds"
 	TEAMCHAT_CRASH_ROUNDS=20 $(GO) test -count=1 -timeout 20m -run 'TestCrashDuringBurst' .
+
+## test-powercut: 50 power cuts on cutfs (a FUSE filesystem that drops what was not fsynced; needs root and /dev/fuse; 5 run in test-go)
+test-powercut:
+	@echo "== power-cut suite: 50 cuts at random writes and fsyncs, restart on what survived"
+	TEAMCHAT_POWERCUT_TRIALS=50 $(GO) test -count=1 -timeout 20m -run 'TestPowerCutLosesNothingAcked' .
 
 ## test-fuzz: a short run of every fuzz target: 5,000 inputs each, a count so no time budget can race (make fuzz runs longer)
 test-fuzz:

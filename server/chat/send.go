@@ -93,12 +93,25 @@ func (s *Service) enqueue(a store.Append, done func(store.AppendResult)) error {
 
 // committer is the group commit loop: it takes every message that is waiting
 // (up to maxBatch), stores them in one transaction, then publishes and acks.
+// Publishing and acking run in a goroutine of their own, batch after batch in
+// commit order, while the next batch is stored: the fsync of one overlaps the
+// encoding and delivery of the one before. At most one committed batch waits
+// for it, so a slow delivery holds the committer back rather than piling up.
 func (s *Service) committer() {
 	defer s.commitWG.Done()
-	batch := make([]*sendReq, 0, maxBatch)
+	out := make(chan committedBatch, 1)
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		for c := range out {
+			s.deliver(c)
+		}
+	}()
+	defer func() { close(out); <-delivered }() // before commitWG.Done: shutdown waits for the acks
 	appends := make([]store.Append, 0, maxBatch)
 	for first := range s.queue {
-		batch = append(batch[:0], first)
+		batch := make([]*sendReq, 1, maxBatch)
+		batch[0] = first
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -116,23 +129,34 @@ func (s *Service) committer() {
 			appends = append(appends, r.a)
 		}
 		results := s.st.AppendMessages(context.Background(), appends)
-		for i, res := range results {
-			if res.Err != nil && !isDomain(res.Err) {
-				s.log.Error("storing messages failed", "err", res.Err, "batch", len(batch))
-				res.Err = &model.Error{Kind: model.ErrUnavailable, Msg: "the message could not be stored; try again"}
-			}
-			if res.Created {
-				ids, err := s.memberIDs(context.Background(), res.Message.ConversationID)
-				if err != nil {
-					s.log.Error("member lookup failed", "err", err)
-				}
-				s.hub.PublishMessage(res.Message, ids)
-				s.publishMentions(res.Message) // features.go
-			}
-			batch[i].done(res)
-			s.flagAfterCommit(res) // keyword flags (flags.go), after the ack
+		clear(appends) // the batch's bodies are not kept alive by the next one's buffer
+		out <- committedBatch{batch, results}
+	}
+}
+
+// committedBatch is a stored batch on its way to its senders and subscribers.
+type committedBatch struct {
+	batch   []*sendReq
+	results []store.AppendResult
+}
+
+// deliver publishes a committed batch's new messages and acks each sender.
+func (s *Service) deliver(c committedBatch) {
+	for i, res := range c.results {
+		if res.Err != nil && !isDomain(res.Err) {
+			s.log.Error("storing messages failed", "err", res.Err, "batch", len(c.batch))
+			res.Err = &model.Error{Kind: model.ErrUnavailable, Msg: "the message could not be stored; try again"}
 		}
-		clear(batch)
+		if res.Created {
+			ids, err := s.memberIDs(context.Background(), res.Message.ConversationID)
+			if err != nil {
+				s.log.Error("member lookup failed", "err", err)
+			}
+			s.hub.PublishMessage(res.Message, ids)
+			s.publishMentions(res.Message) // features.go
+		}
+		c.batch[i].done(res)
+		s.flagAfterCommit(res) // keyword flags (flags.go), after the ack
 	}
 }
 

@@ -25,6 +25,7 @@ type convInfo struct {
 	direct   bool
 	slowMode int64 // seconds
 	missing  bool
+	stored   bool // a message of this batch went in: its last_seq is written back
 }
 
 // modStmts are the moderation checks of the message hot path.

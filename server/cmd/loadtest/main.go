@@ -319,6 +319,7 @@ func scenarioB(bin, root string, dur time.Duration) error {
 	}
 	var acked atomic.Int64
 	var wg sync.WaitGroup
+	ackedIDs := make([][]string, senders) // per sender: the client_ids acked, checked against the database at the end
 	stopAt := time.Now().Add(dur + time.Second)
 	measureFrom := time.Now().Add(time.Second)
 	var atStart int64
@@ -342,6 +343,7 @@ func scenarioB(bin, root string, dur time.Duration) error {
 					}
 					if f.Type == "ack" {
 						acked.Add(1)
+						ackedIDs[i] = append(ackedIDs[i], f.ClientID)
 						<-slots
 					}
 				}
@@ -366,12 +368,18 @@ func scenarioB(bin, root string, dur time.Duration) error {
 	elapsed := time.Since(t0)
 	cpu1, rss := procStat(s.cmd.Process.Pid)
 	wg.Wait()
+	s.stop()
+	stored, err := checkStoredOnce(filepath.Join(dir, "teamchat.db"), ackedIDs)
+	if err != nil {
+		return err
+	}
 	rate := float64(n) / elapsed.Seconds()
 	fmt.Printf("## b) highest acked rate on one conversation (synchronous=FULL, ack after commit)\n\n")
 	fmt.Printf("| figure | value |\n|---|---|\n")
 	fmt.Printf("| raw SQLite insert rate, one row per commit, same disk | %.0f rows/s |\n", raw)
 	fmt.Printf("| Team Chat acked messages/s (%d senders × %d in flight, group commit) | %.0f msgs/s |\n", senders, window, rate)
 	fmt.Printf("| ratio | %.2f× the raw rate |\n", rate/raw)
-	fmt.Printf("| server CPU / RSS | %.0f %% / %.1f MiB |\n\n", 100*float64(cpu1-cpu0)/float64(elapsed), float64(rss)/(1<<20))
+	fmt.Printf("| server CPU / RSS | %.0f %% / %.1f MiB |\n", 100*float64(cpu1-cpu0)/float64(elapsed), float64(rss)/(1<<20))
+	fmt.Printf("| every acked message stored exactly once | yes: %d acked, %d stored (after the server stopped) |\n\n", acked.Load(), stored)
 	return nil
 }
