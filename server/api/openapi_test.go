@@ -164,7 +164,8 @@ func (v *openAPIValidator) check(req *http.Request, res *http.Response, data []b
 	case err != nil:
 		return what + ": " + err.Error()
 	}
-	if res.StatusCode == http.StatusUnsupportedMediaType && route.Operation.RequestBody != nil { // any JSON body (info.description)
+	if res.StatusCode == http.StatusUnsupportedMediaType && route.Operation.RequestBody != nil || // any JSON body (info.description)
+		res.StatusCode == http.StatusServiceUnavailable && req.Method != http.MethodGet { // any write while storage is unavailable
 		if err := v.checkEnvelope(data); err != nil {
 			return what + " is not the error envelope: " + err.Error()
 		}
