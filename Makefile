@@ -14,7 +14,7 @@ GO_PKGS   := . ./app/... ./server/... ./frontend
 DATA      ?= .data
 
 .PHONY: run test build build-server build-windows bench lint fuzz web deps deps-desktop deps-web \
-        test-go test-crash test-fuzz test-web test-desktop clean
+        test-go test-crash test-soak test-fuzz test-web test-desktop clean soak bench-storm
 
 ## run: build the desktop app and start it (host mode; without a display it serves headless)
 run: build
@@ -22,7 +22,7 @@ run: build
 	./$(BIN) --data $(DATA)
 
 ## test: everything CI runs (installs its own dependencies)
-test: deps lint test-go test-crash test-fuzz test-web test-desktop
+test: deps lint test-go test-crash test-soak test-fuzz test-web test-desktop
 	@echo "== make test: all suites passed"
 
 deps:
@@ -75,6 +75,18 @@ test-go:
 test-crash:
 	@echo "== crash suite: SIGKILL at random points, 20 rounds"
 	TEAMCHAT_CRASH_ROUNDS=20 $(GO) test -count=1 -timeout 20m -run 'TestCrashDuringBurst' .
+
+## test-soak: 2.5 minutes of classroom traffic with churn against the built binary (make soak: 30 minutes)
+test-soak:
+	@echo "== soak: 200 students with churn for 2m30s; open files, goroutines and live heap must stay flat"
+	TEAMCHAT_SOAK=2m30s $(GO) test -count=1 -timeout 15m -run '^TestSoak$$' -v .
+
+## soak: the long soak, 300 students for 30 minutes; samples in bin/soak.csv, slopes in the output
+soak:
+	@echo "== soak: 300 students with churn for 30 minutes (samples in bin/soak.csv)"
+	mkdir -p bin
+	TEAMCHAT_SOAK=30m TEAMCHAT_SOAK_STUDENTS=300 TEAMCHAT_SOAK_CSV=$(CURDIR)/bin/soak.csv \
+	  $(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v .
 
 ## test-fuzz: a short run of every fuzz target: 5,000 inputs each, a count so no time budget can race (make fuzz runs longer)
 test-fuzz:
