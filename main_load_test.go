@@ -364,24 +364,24 @@ type student struct {
 	ws   string // ws://host:port/api/v1/ws (the server, or a proxy in front of it)
 	rest string // http://host:port for REST catch-up (has_more)
 
-	mu        sync.Mutex
-	conn      *websocket.Conn
-	ready     bool
-	subs      map[int64]int64 // conversation → last seq seen in order; -1 = subscribe live-only
-	awaiting  map[int64]bool  // subscribe sent on this connection, subscribed not yet seen
-	outbox    map[string]pendingSend
-	order     []string // outbox in send order
-	acked     map[string]int64
-	refused   map[string]string
-	faults    []string // gaps, duplicates, wrong last_seq
-	readies   int      // connections that reached ready
-	resumedAt time.Time
-	closes    map[int]int // close codes (1006 when the TCP connection just died)
-	onResumed func(*student, time.Time)
+	mu       sync.Mutex
+	conn     *websocket.Conn
+	ready    bool
+	subs     map[int64]int64 // conversation → last seq seen in order; -1 = subscribe live-only
+	awaiting map[int64]bool  // subscribe sent on this connection, subscribed not yet seen
+	outbox   map[string]pendingSend
+	order    []string // outbox in send order
+	acked    map[string]int64
+	refused  map[string]string
+	faults   []string    // gaps, duplicates, wrong last_seq
+	readies  int         // connections that reached ready
+	closes   map[int]int // close codes (1006 when the TCP connection just died)
 	// offlineUntil keeps the student away after it closed its tab.
 	offlineUntil time.Time
 	uploads      map[int64]int // attachment id → size, for downloads
 	retired      bool          // left the class (soak)
+	readyTimes   []time.Time   // when each connection reached ready
+	resumeTimes  []time.Time   // when each connection had every subscription answered
 	wmu          sync.Mutex
 	seq          int
 }
@@ -511,6 +511,7 @@ func (s *student) handle(conn *websocket.Conn, data []byte) bool {
 	case "ready":
 		s.ready = true
 		s.readies++
+		s.readyTimes = append(s.readyTimes, time.Now())
 		s.awaiting = map[int64]bool{}
 		// As ChatSocket does on ready: resume each subscription from its last
 		// seen seq, then resend the outbox with the same client_ids.
@@ -596,10 +597,22 @@ func (s *student) observe(c, seq int64) {
 }
 
 func (s *student) resumed() {
-	s.resumedAt = time.Now()
-	if s.onResumed != nil {
-		s.onResumed(s, s.resumedAt)
+	s.resumeTimes = append(s.resumeTimes, time.Now())
+}
+
+// firstAfter is the first time after t that the student had resumed; s.mu is held.
+func (s *student) firstAfter(t time.Time) (time.Time, bool) { return firstAfter(s.resumeTimes, t) }
+
+// firstReadyAfter is the first ready after t; s.mu is held.
+func (s *student) firstReadyAfter(t time.Time) (time.Time, bool) { return firstAfter(s.readyTimes, t) }
+
+func firstAfter(ts []time.Time, t time.Time) (time.Time, bool) {
+	for _, x := range ts {
+		if x.After(t) {
+			return x, true
+		}
 	}
+	return time.Time{}, false
 }
 
 func (s *student) dropPending(id string) {
