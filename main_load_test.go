@@ -40,20 +40,19 @@ func backoffDelay(attempt int, random func() float64) time.Duration {
 	return time.Duration(math.Floor(random()*exp)) * time.Millisecond
 }
 
-// profiled is a running server with its pprof listener (TEAMCHAT_PPROF).
+// profiled is a running server with its pprof listener (--pprof).
 type profiled struct {
 	*proc
 	pprof string // http://127.0.0.1:PORT/debug/pprof
 	pid   int
 }
 
-var pprofRE = regexp.MustCompile(`pprof at (http://127\.0\.0\.1:\d+/debug/pprof)/`)
+var pprofRE = regexp.MustCompile(`msg="pprof listening" addr=(127\.0\.0\.1:\d+)`)
 
 func startProfiled(t *testing.T, data string, extra ...string) *profiled {
 	t.Helper()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0"}, extra...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0", "--pprof", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(binPath, args...)
-	cmd.Env = append(os.Environ(), "TEAMCHAT_PPROF=127.0.0.1:0")
 	logs := &lockedBuffer{}
 	cmd.Stderr = logs
 	stdout, _ := cmd.StdoutPipe()
@@ -61,33 +60,33 @@ func startProfiled(t *testing.T, data string, extra ...string) *profiled {
 		t.Fatal(err)
 	}
 	p := &profiled{proc: &proc{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan struct{})}, pid: cmd.Process.Pid}
-	found := make(chan [2]string, 1)
+	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		var pp string
 		for sc.Scan() {
-			if m := pprofRE.FindStringSubmatch(sc.Text()); m != nil {
-				pp = m[1]
-			}
 			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
-				found <- [2]string{m[1], pp}
+				found <- m[1]
 			}
 		}
 		io.Copy(io.Discard, stdout)
 	}()
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	select {
-	case f := <-found:
-		p.url, p.pprof = f[0], f[1]
+	case p.url = <-found:
 	case <-p.done:
 		t.Fatalf("server exited: %v\n%s", p.err, logs)
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("server did not print its URL\n%s", logs)
 	}
-	if p.pprof == "" {
-		t.Fatalf("server did not print its pprof address\n%s", logs)
-	}
+	// The listener is up before the URL is printed; its address is in the log.
+	waitFor(t, 10*time.Second, "the pprof address in the server's log", func() bool {
+		m := pprofRE.FindStringSubmatch(logs.String())
+		if m != nil {
+			p.pprof = "http://" + m[1] + "/debug/pprof"
+		}
+		return m != nil
+	})
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-p.done

@@ -218,6 +218,11 @@ func (s *Server) Start() error {
 		s.backupLoop(s.ctx)
 	}()
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", s.LocalURL())
+	if s.cfg.Pprof != "" {
+		if err := s.startPprof(); err != nil {
+			s.log.Warn("pprof listener failed", "addr", s.cfg.Pprof, "err", err)
+		}
+	}
 	if !s.cfg.NoMDNS {
 		set, err := s.chat.Settings(s.ctx)
 		id, _ := s.chat.InstallationID(s.ctx)

@@ -132,12 +132,6 @@ func RunServer(cfg config.Config, stdout, stderr io.Writer) error {
 		_ = srv.Shutdown(context.Background())
 		return err
 	}
-	if a := os.Getenv("TEAMCHAT_PPROF"); a != "" {
-		if err := startPprof(a, stdout, log); err != nil {
-			_ = srv.Shutdown(context.Background())
-			return err
-		}
-	}
 	fmt.Fprintf(stdout, "Team Chat is running at %s\n", srv.LocalURL())
 	for _, u := range srv.URLs() {
 		fmt.Fprintf(stdout, "  on the network: %s\n", u)

@@ -35,6 +35,7 @@ type Config struct {
 	TLS           bool   // also serve HTTPS on the same port
 	TLSCert       string // certificate file; empty: a self-signed one kept in the data dir
 	TLSKey        string
+	Pprof         string // debug listener for net/http/pprof, loopback only; empty: none
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -92,6 +93,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.BoolVar(&c.TLS, "tls", c.TLS, "also serve HTTPS on the same port (self-signed certificate made on first run unless --tls-cert/--tls-key)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
+	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve Go profiles (net/http/pprof) on this loopback HOST:PORT, e.g. 127.0.0.1:6060")
 }
 
 // Validate checks the configuration and normalizes origins.
@@ -143,6 +145,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
+	}
+	if c.Pprof != "" {
+		h, _, err := net.SplitHostPort(c.Pprof)
+		if ip := net.ParseIP(h); err != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("--pprof %q: want a loopback HOST:PORT such as 127.0.0.1:6060", c.Pprof)
+		}
 	}
 	return nil
 }
