@@ -73,10 +73,18 @@ func TestSoak(t *testing.T) {
 		nextID  int
 		restErr []string
 	)
+	began := time.Now()
 	restFail := func(format string, a ...any) {
 		rmu.Lock()
-		restErr = append(restErr, fmt.Sprintf(format, a...))
+		restErr = append(restErr, fmt.Sprintf("at %s: ", time.Since(began).Round(time.Second))+fmt.Sprintf(format, a...))
+		first := len(restErr) == 1
 		rmu.Unlock()
+		if first {
+			// What the server was doing when the first request failed.
+			if path, err := dumpGoroutines(p.pprof); err == nil {
+				t.Logf("first failed request: server goroutines saved in %s", path)
+			}
+		}
 	}
 	join := func() error {
 		rmu.Lock()
@@ -146,7 +154,6 @@ func TestSoak(t *testing.T) {
 	// good (their actor stops, the tab closes) and a new guest joins.
 	churnDone := make(chan struct{})
 	churnRng := rand.New(rand.NewPCG(1, 2))
-	var churnErr error
 	go func() {
 		defer close(churnDone)
 		tick := time.NewTicker(churnEvery)
@@ -183,8 +190,7 @@ func TestSoak(t *testing.T) {
 			}()
 			victim.retire()
 			if err := join(); err != nil {
-				churnErr = err
-				return
+				restFail("a new guest could not join: %v", err)
 			}
 		}
 	}()
@@ -195,6 +201,26 @@ func TestSoak(t *testing.T) {
 	sampleErr := error(nil)
 	deadline := time.After(dur)
 	tick := time.NewTicker(every)
+	var csv *os.File
+	if path := os.Getenv("TEAMCHAT_SOAK_CSV"); path != "" {
+		if csv, err = os.Create(path); err != nil {
+			t.Fatal(err)
+		}
+		defer csv.Close()
+		fmt.Fprintln(csv, "seconds,cpu_seconds,rss_mib,heap_mib,goroutines,fds,online,acked,slowest_rest_ms")
+	}
+	acked := func() int {
+		rmu.Lock()
+		defer rmu.Unlock()
+		n := 0
+		for _, s := range all {
+			s.mu.Lock()
+			n += len(s.acked)
+			s.mu.Unlock()
+		}
+		return n
+	}
+	lastLog := sample{}
 loop:
 	for {
 		select {
@@ -208,6 +234,20 @@ loop:
 			}
 			s.online = countOnline()
 			samples = append(samples, s)
+			slowest := time.Duration(restSlowest.Swap(0))
+			n := acked()
+			if csv != nil {
+				fmt.Fprintf(csv, "%.1f,%.2f,%.1f,%.1f,%d,%d,%d,%d,%d\n", s.at.Seconds(), s.cpu.Seconds(), mib(s.rss), mib(s.heap), s.goroutines, s.fds, s.online, n, slowest.Milliseconds())
+			}
+			if s.at-lastLog.at >= time.Minute || len(samples) == 1 {
+				rmu.Lock()
+				nerr := len(restErr)
+				rmu.Unlock()
+				t.Logf("%6s: %d online, %d fds, %d goroutines, heap %.1f MiB, RSS %.1f MiB, CPU %.0f%%, %d acked, %d failed requests",
+					s.at.Round(time.Second), s.online, s.fds, s.goroutines, mib(s.heap), mib(s.rss),
+					100*(s.cpu-lastLog.cpu).Seconds()/max(0.001, (s.at-lastLog.at).Seconds()), n, nerr)
+				lastLog = s
+			}
 		}
 	}
 	tick.Stop()
@@ -217,10 +257,11 @@ loop:
 	if sampleErr != nil {
 		t.Fatalf("sampling the server: %v", sampleErr)
 	}
-	if churnErr != nil {
-		t.Fatalf("a new guest could not join: %v", churnErr)
-	}
-	for _, e := range restErr {
+	for i, e := range restErr {
+		if i == 20 {
+			t.Errorf("… and %d more failed requests", len(restErr)-20)
+			break
+		}
 		t.Error(e)
 	}
 
@@ -339,16 +380,6 @@ loop:
 	}
 	if v := series["heap_mib"]; slope(xs, v)*span > 64+0.5*mean(v) {
 		t.Errorf("live heap grew by %.1f MiB over the second half (mean %.1f MiB): a leak", slope(xs, v)*span, mean(v))
-	}
-	if path := os.Getenv("TEAMCHAT_SOAK_CSV"); path != "" {
-		var b strings.Builder
-		b.WriteString("seconds,cpu_seconds,rss_mib,heap_mib,goroutines,fds,online\n")
-		for _, s := range samples {
-			fmt.Fprintf(&b, "%.1f,%.2f,%.1f,%.1f,%d,%d,%d\n", s.at.Seconds(), s.cpu.Seconds(), mib(s.rss), mib(s.heap), s.goroutines, s.fds, s.online)
-		}
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Error(err)
-		}
 	}
 	if integrityOK {
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -522,4 +553,20 @@ func waitUntil(ctx context.Context, within time.Duration, cond func() bool) {
 			return
 		}
 	}
+}
+
+// dumpGoroutines saves the server's goroutine stacks to a file for later reading.
+func dumpGoroutines(base string) (string, error) {
+	res, err := restClient.Get(base + "/goroutine?debug=2")
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	f, err := os.CreateTemp("", "teamchat-soak-goroutines-*.txt")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, res.Body)
+	return f.Name(), err
 }
