@@ -823,13 +823,59 @@ func checkStored(t *testing.T, prof api, convs []int64, students []*student) map
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	waitForOr(t, within, what, cond, nil)
+}
+
+// waitForOr is waitFor that says what detail() tells when it gives up.
+func waitForOr(t *testing.T, within time.Duration, what string, cond func() bool, detail func() string) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if detail != nil {
+				t.Fatalf("not within %s: %s\n%s", within, what, detail())
+			}
 			t.Fatalf("not within %s: %s", within, what)
 		}
 		time.Sleep(50 * time.Millisecond) // polling a condition, not synchronizing
 	}
+}
+
+// caughtUp: the student has seen every conversation it follows up to heads.
+func caughtUp(s *student, heads map[int64]int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, last := range s.subs {
+		if last != heads[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// describeStuck reports the students for which ok is false (up to five).
+func describeStuck(students []*student, ok func(*student) bool) string {
+	var b strings.Builder
+	n := 0
+	for _, s := range students {
+		if ok(s) {
+			continue
+		}
+		n++
+		if n <= 5 {
+			s.mu.Lock()
+			var lastReady time.Time
+			if len(s.readyTimes) > 0 {
+				lastReady = s.readyTimes[len(s.readyTimes)-1]
+			}
+			fmt.Fprintf(&b, "  %s: ready %v, connected %v, awaiting %v, subs %v, %d pending, %d readies (last %s ago), closes %v, faults %d\n",
+				s.name, s.ready, s.conn != nil, s.awaiting, s.subs, len(s.outbox), s.readies,
+				time.Since(lastReady).Round(time.Millisecond), s.closes, len(s.faults))
+			s.mu.Unlock()
+		}
+	}
+	fmt.Fprintf(&b, "  %d of %d students so", n, len(students))
+	return b.String()
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -77,8 +77,12 @@ func TestSoak(t *testing.T) {
 	restFail := func(format string, a ...any) {
 		rmu.Lock()
 		restErr = append(restErr, fmt.Sprintf("at %s: ", time.Since(began).Round(time.Second))+fmt.Sprintf(format, a...))
-		first := len(restErr) == 1
+		first, n := len(restErr) == 1, len(restErr)
+		msg := restErr[n-1]
 		rmu.Unlock()
+		if n <= 20 {
+			t.Logf("failed request: %s", msg)
+		}
 		if first {
 			// What the server was doing when the first request failed.
 			if path, err := dumpGoroutines(p.pprof); err == nil {
@@ -273,13 +277,15 @@ loop:
 		stay = append(stay, s)
 	}
 	rmu.Unlock()
-	waitFor(t, 3*time.Minute, "every student online with an empty outbox", func() bool {
+	waitForOr(t, 3*time.Minute, "every student online with an empty outbox", func() bool {
 		for _, s := range stay {
 			if !s.online() || s.pendingCount() > 0 {
 				return false
 			}
 		}
 		return true
+	}, func() string {
+		return describeStuck(stay, func(s *student) bool { return s.online() && s.pendingCount() == 0 }) + serverDump(p)
 	})
 	heads := map[int64]int64{}
 	for _, c := range convs {
@@ -291,7 +297,7 @@ loop:
 		}
 		heads[c] = conv.LastSeq
 	}
-	waitFor(t, 2*time.Minute, "every student caught up with its conversations", func() bool {
+	waitForOr(t, 2*time.Minute, "every student caught up with its conversations", func() bool {
 		for _, s := range stay {
 			s.mu.Lock()
 			for c, last := range s.subs {
@@ -303,7 +309,7 @@ loop:
 			s.mu.Unlock()
 		}
 		return true
-	})
+	}, func() string { return describeStuck(stay, func(s *student) bool { return caughtUp(s, heads) }) + serverDump(p) })
 	stopConns()
 	conns.Wait()
 
@@ -569,4 +575,13 @@ func dumpGoroutines(base string) (string, error) {
 	defer f.Close()
 	_, err = io.Copy(f, res.Body)
 	return f.Name(), err
+}
+
+// serverDump saves the server's goroutines and says where, for a failure message.
+func serverDump(p *profiled) string {
+	path, err := dumpGoroutines(p.pprof)
+	if err != nil {
+		return fmt.Sprintf("\n  (no goroutine dump: %v)", err)
+	}
+	return "\n  server goroutines saved in " + path
 }

@@ -250,8 +250,10 @@ func reconnectStorm(t *testing.T, n int, silent, curve bool) {
 		return true
 	}
 	connectStart := time.Now()
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%d students connected and subscribed", n), allOnline)
+	waitForOr(t, 5*time.Minute, fmt.Sprintf("%d students connected and subscribed", n), allOnline,
+		func() string { return describeStuck(everyone, (*student).online) + serverDump(p) })
 	connectTook := time.Since(connectStart)
+	t.Logf("%d guests joined in %s; all connected and subscribed %s later", n, connectStart.Sub(setupStart).Round(time.Millisecond), connectTook.Round(time.Millisecond))
 
 	sendCtx, stopSending := context.WithCancel(context.Background())
 	defer stopSending()
@@ -329,24 +331,33 @@ func reconnectStorm(t *testing.T, n int, silent, curve bool) {
 		}
 		return
 	}
-	waitFor(t, 3*time.Minute, "every student back and resumed after the reset", func() bool {
+	waitForOr(t, 3*time.Minute, "every student back and resumed after the reset", func() bool {
 		resumed, _ := back()
 		return resumed == n
+	}, func() string {
+		return describeStuck(students, func(s *student) bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			_, ok := s.firstAfter(cutAt)
+			return ok
+		}) + serverDump(p)
 	})
+	t.Logf("all %d resumed %s after the reset", n, time.Since(cutAt).Round(time.Millisecond))
 	_, lastResumed := back()
 	converged := lastResumed.Sub(cutAt)
 
 	// Traffic stops; every outbox is acked and everyone has every message.
 	stopSending()
 	senders.Wait()
-	waitFor(t, 2*time.Minute, "every outbox acked", func() bool {
+	noPending := func(s *student) bool { return s.pendingCount() == 0 }
+	waitForOr(t, 2*time.Minute, "every outbox acked", func() bool {
 		for _, s := range everyone {
-			if s.pendingCount() > 0 {
+			if !noPending(s) {
 				return false
 			}
 		}
 		return true
-	})
+	}, func() string { return describeStuck(everyone, noPending) + serverDump(p) })
 	heads := map[int64]int64{}
 	for _, c := range convs {
 		var conv struct {
@@ -357,7 +368,7 @@ func reconnectStorm(t *testing.T, n int, silent, curve bool) {
 		}
 		heads[c] = conv.LastSeq
 	}
-	waitFor(t, 2*time.Minute, "every student caught up", func() bool {
+	waitForOr(t, 2*time.Minute, "every student caught up", func() bool {
 		for _, s := range students {
 			s.mu.Lock()
 			for c, last := range s.subs {
@@ -369,7 +380,7 @@ func reconnectStorm(t *testing.T, n int, silent, curve bool) {
 			s.mu.Unlock()
 		}
 		return true
-	})
+	}, func() string { return describeStuck(students, func(s *student) bool { return caughtUp(s, heads) }) + serverDump(p) })
 	quietFrom := time.Now()
 	sleepCtx(context.Background(), 3*time.Second) // a quiet window to measure idle CPU (not synchronizing)
 	stopSampling()
