@@ -309,7 +309,9 @@ loop:
 			s.mu.Unlock()
 		}
 		return true
-	}, func() string { return describeStuck(stay, func(s *student) bool { return caughtUp(s, heads) }) + serverDump(p) })
+	}, func() string {
+		return describeStuck(stay, func(s *student) bool { return caughtUp(s, heads) }) + serverDump(p)
+	})
 	stopConns()
 	conns.Wait()
 

@@ -380,7 +380,9 @@ func reconnectStorm(t *testing.T, n int, silent, curve bool) {
 			s.mu.Unlock()
 		}
 		return true
-	}, func() string { return describeStuck(students, func(s *student) bool { return caughtUp(s, heads) }) + serverDump(p) })
+	}, func() string {
+		return describeStuck(students, func(s *student) bool { return caughtUp(s, heads) }) + serverDump(p)
+	})
 	quietFrom := time.Now()
 	sleepCtx(context.Background(), 3*time.Second) // a quiet window to measure idle CPU (not synchronizing)
 	stopSampling()
