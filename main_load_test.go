@@ -92,11 +92,17 @@ func startProfiled(t *testing.T, data string, extra ...string) *profiled {
 		cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
-			s := logs.String()
-			if len(s) > 20000 {
-				s = s[len(s)-20000:]
+			// Its errors and warnings, not the thousands of connection lines.
+			var keep []string
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") {
+					keep = append(keep, line)
+				}
 			}
-			t.Logf("server log (tail):\n%s", s)
+			if len(keep) > 60 {
+				keep = append(keep[:30], append([]string{"…"}, keep[len(keep)-30:]...)...)
+			}
+			t.Logf("server errors and warnings:\n%s", strings.Join(keep, "\n"))
 		}
 	})
 	return p

@@ -269,6 +269,48 @@ loop:
 		t.Error(e)
 	}
 
+	// Flat: fit a line through the second half of the samples (the first half
+	// includes the class arriving and caches warming up).
+	half := samples[len(samples)/2:]
+	if len(half) < 10 {
+		t.Fatalf("only %d samples in the second half; run longer", len(half))
+	}
+	xs := make([]float64, len(half))
+	series := map[string][]float64{}
+	for i, s := range half {
+		xs[i] = s.at.Minutes()
+		series["fds"] = append(series["fds"], float64(s.fds))
+		series["goroutines"] = append(series["goroutines"], float64(s.goroutines))
+		series["heap_mib"] = append(series["heap_mib"], mib(s.heap))
+		series["rss_mib"] = append(series["rss_mib"], mib(s.rss))
+		series["online"] = append(series["online"], float64(s.online))
+	}
+	span := xs[len(xs)-1] - xs[0]
+	mean := func(v []float64) float64 {
+		sum := 0.0
+		for _, x := range v {
+			sum += x
+		}
+		return sum / float64(len(v))
+	}
+	t.Logf("second half (%.1f min, %d samples):", span, len(half))
+	for _, k := range []string{"fds", "goroutines", "heap_mib", "rss_mib", "online"} {
+		v := series[k]
+		sl := slope(xs, v)
+		t.Logf("  %-10s mean %8.1f  min %8.1f  max %8.1f  slope %+8.3f/min  (%+.1f over the half)",
+			k, mean(v), slices.Min(v), slices.Max(v), sl, sl*span)
+	}
+	// A leak grows with the churn: one fd or goroutine per reconnect would add
+	// thousands over the half. The allowance covers the class size moving a little.
+	for _, k := range []string{"fds", "goroutines"} {
+		v := series[k]
+		if growth := slope(xs, v) * span; growth > 50+0.1*mean(v) {
+			t.Errorf("%s grew by %.0f over the second half (mean %.0f): a leak", k, growth, mean(v))
+		}
+	}
+	if v := series["heap_mib"]; slope(xs, v)*span > 64+0.5*mean(v) {
+		t.Errorf("live heap grew by %.1f MiB over the second half (mean %.1f MiB): a leak", slope(xs, v)*span, mean(v))
+	}
 	// Drain: every student still in class comes back online, its outbox is
 	// acked, and it has seen every message of its conversations.
 	rmu.Lock()
@@ -334,35 +376,6 @@ loop:
 		t.Error(f)
 	}
 	checkStored(t, prof, convs, all)
-	integrityOK := true
-	if t.Failed() {
-		integrityOK = false
-	}
-
-	// Flat: fit a line through the second half of the samples (the first half
-	// includes the class arriving and caches warming up).
-	half := samples[len(samples)/2:]
-	if len(half) < 10 {
-		t.Fatalf("only %d samples in the second half; run longer", len(half))
-	}
-	xs := make([]float64, len(half))
-	series := map[string][]float64{}
-	for i, s := range half {
-		xs[i] = s.at.Minutes()
-		series["fds"] = append(series["fds"], float64(s.fds))
-		series["goroutines"] = append(series["goroutines"], float64(s.goroutines))
-		series["heap_mib"] = append(series["heap_mib"], mib(s.heap))
-		series["rss_mib"] = append(series["rss_mib"], mib(s.rss))
-		series["online"] = append(series["online"], float64(s.online))
-	}
-	span := xs[len(xs)-1] - xs[0]
-	mean := func(v []float64) float64 {
-		sum := 0.0
-		for _, x := range v {
-			sum += x
-		}
-		return sum / float64(len(v))
-	}
 	cpu := samples[len(samples)-1].cpu - samples[0].cpu
 	cpuPct := 100 * cpu.Seconds() / (samples[len(samples)-1].at - samples[0].at).Seconds()
 	stored := int64(0)
@@ -371,24 +384,11 @@ loop:
 	}
 	t.Logf("soak %s, %d students at a time, %d joined in all; %d connections reached ready; closes seen %v; %d messages stored; server CPU %.0f%% of a core",
 		dur, nStudents, len(all), reconnects, closes, stored, cpuPct)
-	t.Logf("second half (%.1f min, %d samples):", span, len(half))
-	for _, k := range []string{"fds", "goroutines", "heap_mib", "rss_mib", "online"} {
-		v := series[k]
-		sl := slope(xs, v)
-		t.Logf("  %-10s mean %8.1f  min %8.1f  max %8.1f  slope %+8.3f/min  (%+.1f over the half)",
-			k, mean(v), slices.Min(v), slices.Max(v), sl, sl*span)
+	integrityOK := true
+	if t.Failed() {
+		integrityOK = false
 	}
-	// A leak grows with the churn: one fd or goroutine per reconnect would add
-	// thousands over the half. The allowance covers the class size moving a little.
-	for _, k := range []string{"fds", "goroutines"} {
-		v := series[k]
-		if growth := slope(xs, v) * span; growth > 50+0.1*mean(v) {
-			t.Errorf("%s grew by %.0f over the second half (mean %.0f): a leak", k, growth, mean(v))
-		}
-	}
-	if v := series["heap_mib"]; slope(xs, v)*span > 64+0.5*mean(v) {
-		t.Errorf("live heap grew by %.1f MiB over the second half (mean %.1f MiB): a leak", slope(xs, v)*span, mean(v))
-	}
+
 	if integrityOK {
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
