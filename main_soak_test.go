@@ -474,8 +474,11 @@ func soakActor(ctx context.Context, s *student, rng *rand.Rand, prof api, sessMi
 					fail("%s: leave %d: %v", s.name, conv, err)
 				}
 				sleepCtx(ctx, time.Second+time.Duration(rng.Int64N(int64(3*time.Second))))
-				if _, err := prof.do("POST", fmt.Sprintf("/api/v1/conversations/%d/members", conv), map[string]any{"user_id": s.uid}, nil); err != nil {
+				if code, err := prof.do("POST", fmt.Sprintf("/api/v1/conversations/%d/members", conv), map[string]any{"user_id": s.uid}, nil); err != nil {
 					fail("%s: rejoin %d: %v", s.name, conv, err)
+					if code != 409 { // still not a member: it stays out of the conversation
+						continue
+					}
 				}
 				s.mu.Lock()
 				s.subs[conv] = -1
