@@ -14,7 +14,7 @@ GO_PKGS   := . ./app/... ./server/... ./frontend ./docs
 DATA      ?= .data
 
 .PHONY: run test build build-server build-windows bench lint fuzz web deps deps-desktop deps-web \
-        test-go test-crash test-powercut test-fuzz test-web test-desktop clean
+        test-go test-crash test-powercut test-storm test-soak test-fuzz test-web test-desktop clean soak bench-storm
 
 ## run: build the desktop app and start it (host mode; without a display it serves headless)
 run: build
@@ -22,7 +22,7 @@ run: build
 	./$(BIN) --data $(DATA)
 
 ## test: everything CI runs (installs its own dependencies)
-test: deps lint test-go test-crash test-fuzz test-web test-desktop
+test: deps lint test-go test-crash test-storm test-soak test-fuzz test-web test-desktop
 	@echo "== make test: all suites passed"
 
 deps:
@@ -84,6 +84,22 @@ test-crash:
 test-powercut:
 	@echo "== power-cut suite: 50 cuts at random writes and fsyncs, restart on what survived"
 	TEAMCHAT_POWERCUT_TRIALS=50 $(GO) test -count=1 -timeout 20m -run 'TestPowerCutLosesNothingAcked' .
+## test-storm: 1,000 students reconnecting after an access-point reset (test-go runs 200, under -race)
+test-storm:
+	@echo "== reconnect storm: 1,000 students behind a resetting access point"
+	$(GO) test -count=1 -timeout 15m -run '^TestReconnectStorm$$' -v . | grep -v 'level='
+
+## test-soak: 2.5 minutes of classroom traffic with churn against the built binary (make soak: 30 minutes)
+test-soak:
+	@echo "== soak: 200 students with churn for 2m30s; open files, goroutines and live heap must stay flat"
+	TEAMCHAT_SOAK=2m30s $(GO) test -count=1 -timeout 15m -run '^TestSoak$$' -v .
+
+## soak: the long soak, 300 students for 30 minutes; samples in bin/soak.csv, slopes in the output
+soak:
+	@echo "== soak: 300 students with churn for 30 minutes (samples in bin/soak.csv)"
+	mkdir -p bin
+	TEAMCHAT_SOAK=30m TEAMCHAT_SOAK_STUDENTS=300 TEAMCHAT_SOAK_CSV=$(CURDIR)/bin/soak.csv \
+	  $(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v .
 
 ## test-fuzz: a short run of every fuzz target: 5,000 inputs each, a count so no time budget can race (make fuzz runs longer)
 test-fuzz:
@@ -108,6 +124,12 @@ bench:
 	./bin/loadtest -server ./bin/teamchat-bench-server $(if $(CENTRIFUGO),-peer centrifugo -peer-bin $(CENTRIFUGO))
 	@echo "== full-text search over 1,000,000 stored messages"
 	./bin/searchbench -messages 1000000 -data bin/bench-data/search
+
+## bench-storm: reconnect storm of 1,000 students, both kinds of access-point reset; prints the curve for docs/performance.md
+bench-storm:
+	@echo "== reconnect storm: 1,000 students, silent and closing resets"
+	TEAMCHAT_STORM_CLIENTS=1000 TEAMCHAT_STORM_MODES=silent,close TEAMCHAT_STORM_CURVE=1 \
+	  $(GO) test -count=1 -timeout 20m -run '^TestReconnectStorm$$' -v . | grep -v 'level='
 
 ## fuzz: longer fuzz runs
 fuzz:

@@ -151,7 +151,12 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) (SearchPage, error) {
 		r.Snippet = splitSnippet(snippet)
 		page.Results = append(page.Results, r)
 	}
-	if err := rows.Err(); err != nil {
+	err = rows.Err()
+	// Give the connection back before hydrate takes one: after the break above
+	// the rows are still open, and searches each holding a reader while
+	// waiting for another would exhaust the pool and stop every read.
+	rows.Close()
+	if err != nil {
 		return page, fmt.Errorf("store: search: %w", err)
 	}
 	ms := make([]model.Message, len(page.Results))
