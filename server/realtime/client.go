@@ -71,6 +71,7 @@ type Client struct {
 	hub  *Hub
 	be   Backend
 	conn *websocket.Conn
+	sse  *sseStream // set instead of conn for a Server-Sent Events stream (sse.go)
 	log  *slog.Logger
 	ctx  context.Context
 
@@ -287,6 +288,10 @@ func (c *Client) readPump(authed bool) {
 			c.SendError("bad_request", "already authenticated", "")
 			continue
 		}
+		if f.Type == "ping" {
+			c.Pong()
+			continue
+		}
 		c.be.HandleFrame(c.ctx, c, f)
 	}
 }
@@ -307,19 +312,22 @@ func DecodeInbound(data []byte) (Inbound, error) {
 		return f, errors.New("malformed frame: trailing data after the JSON object")
 	}
 	switch f.Type {
-	case "auth", "subscribe", "unsubscribe", "send", "typing", "read":
+	case "auth", "subscribe", "unsubscribe", "send", "typing", "read", "ping":
 	case "":
 		return f, errors.New("malformed frame: missing type")
 	default:
 		return f, errors.New("unknown frame type")
 	}
-	if f.Type != "auth" && f.ConversationID <= 0 {
+	if f.Type != "auth" && f.Type != "ping" && f.ConversationID <= 0 {
 		return f, errors.New("conversation_id: want a positive integer")
 	}
 	return f, nil
 }
 
 func (c *Client) write(data []byte) error {
+	if c.sse != nil {
+		return c.sse.frame(data)
+	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 	return c.conn.WriteMessage(websocket.TextMessage, data)
 }
@@ -330,6 +338,10 @@ func (c *Client) write(data []byte) error {
 const closeWait = 2 * time.Second
 
 func (c *Client) writeClose() {
+	if c.sse != nil {
+		c.sse.close(c.code, c.reason)
+		return
+	}
 	msg := websocket.FormatCloseMessage(c.code, c.reason)
 	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err == nil {
 		select {
@@ -341,7 +353,7 @@ func (c *Client) writeClose() {
 }
 
 func (c *Client) writePump() {
-	ticker := time.NewTicker(pingPeriod)
+	ticker := time.NewTicker(c.keepalive())
 	defer ticker.Stop()
 	defer c.writeClose()
 	for {
@@ -352,6 +364,13 @@ func (c *Client) writePump() {
 			}
 			return
 		case <-ticker.C:
+			if c.sse != nil {
+				if err := c.sse.heartbeat(); err != nil {
+					c.closeWith(websocket.CloseAbnormalClosure, "")
+					return
+				}
+				continue
+			}
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.closeWith(websocket.CloseAbnormalClosure, "")
 				return
