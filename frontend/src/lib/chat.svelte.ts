@@ -19,6 +19,7 @@ import {
   type SendExtra,
 } from './api';
 import { clock } from './format';
+import { NetTransport, type TransportKind } from './transport';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
@@ -110,6 +111,9 @@ export class ChatApp {
   infoError = $state('');
   me = $state<User | null>(null);
   conn = $state<ConnState>('stopped');
+  /** WebSocket, or SSE + REST where WebSockets are blocked (transport.ts). */
+  transport = $state<TransportKind>('websocket');
+  readonly net = new NetTransport({ csrf: () => this.api.csrf, onTransport: (k) => (this.transport = k) });
   retryIn = $state(0);
   everOnline = $state(false);
   conversations = $state<Conversation[]>([]);
@@ -180,10 +184,21 @@ export class ChatApp {
     }
     this.route = parseHash(location.hash);
     addEventListener('hashchange', () => this.onHash());
-    addEventListener('online', () => this.socket?.retryNow());
+    addEventListener('online', () => {
+      this.socket?.retryNow();
+      this.net.wake();
+    });
+    // A page restored from the back/forward cache (phones do this) has a dead socket.
+    addEventListener('pageshow', (e) => {
+      if ((e as PageTransitionEvent).persisted) {
+        this.socket?.retryNow();
+        this.net.wake();
+      }
+    });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') {
         this.socket?.retryNow();
+        this.net.wake();
         this.scheduleRead();
       }
     });
@@ -246,6 +261,7 @@ export class ChatApp {
   /** Back to the join screen (logged out, or the session died). */
   private leave(): void {
     this.socket?.stop();
+    this.net.stop();
     this.socket = null;
     this.me = null;
     this.conversations = [];
@@ -294,6 +310,7 @@ export class ChatApp {
     const key = `teamchat.outbox.${s.user.id}`;
     this.socket = new ChatSocket({
       url: () => socketUrl(),
+      WebSocketImpl: this.net.Impl,
       onFrame: (f) => this.onFrame(f),
       onState: (st, info) => {
         this.conn = st;
