@@ -85,6 +85,18 @@ func dialUser(t *testing.T, url string, uid int64, batched bool) *websocket.Conn
 }
 
 // frames reads one WebSocket message and returns its frames.
+// awaitSnapshot reads a negotiated connection's messages up to its presence snapshot.
+func awaitSnapshot(t *testing.T, c *websocket.Conn) {
+	t.Helper()
+	for {
+		for _, f := range frames(t, c) {
+			if f["type"] == "presence_snapshot" {
+				return
+			}
+		}
+	}
+}
+
 func frames(t *testing.T, c *websocket.Conn) []map[string]any {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -191,7 +203,7 @@ func TestBatchesAreBounded(t *testing.T) {
 	hub.PresenceEvery = time.Hour
 	url := testServer(t, hub)
 	ws := dialUser(t, url, 7, true)
-	frames(t, ws)
+	awaitSnapshot(t, ws) // ready and the snapshot may come in one message or two
 	waitFor(t, "the connection", func() bool { return clientOf(hub, 7) != nil })
 	c := clientOf(hub, 7)
 	body := strings.Repeat("z", 1000)
