@@ -135,6 +135,9 @@ func newStreamID() string {
 // postStreamFrame takes one client frame for an open event stream of the
 // caller; answers come on the stream, exactly as on the socket.
 func (a *API) postStreamFrame(w http.ResponseWriter, r *http.Request, c caller) error {
+	if err := requireJSON(r); err != nil { // like every JSON route (login CSRF)
+		return err
+	}
 	v, ok := a.streams.Load(r.PathValue("stream_id"))
 	if !ok {
 		return notFoundStream()
