@@ -44,6 +44,7 @@ type API struct {
 	wsWG    sync.WaitGroup
 	hosts   *hostGuard
 	conns   *connLimiter
+	streams sync.Map // event stream id → *realtime.Client (events.go)
 }
 
 // New builds the API from the (validated) configuration.
@@ -128,6 +129,7 @@ func (a *API) routes() []route {
 	rt = append(rt, a.attachmentRoutes()...)
 	rt = append(rt, a.featureRoutes()...)
 	rt = append(rt, a.docRoutes()...)
+	rt = append(rt, a.eventRoutes()...)
 	return rt
 }
 

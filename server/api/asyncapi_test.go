@@ -264,6 +264,8 @@ func TestWSFramesMatchAsyncAPI(t *testing.T) {
 	b.send(map[string]any{"type": "typing", "conversation_id": conv})
 	a.await("typing", nil)
 	b.send(map[string]any{"type": "read", "conversation_id": conv, "seq": 1})
+	b.send(map[string]any{"type": "ping"})
+	b.await("pong", nil)
 
 	m := fmt.Sprintf("/api/v1/messages/%d", msgID)
 	alice.Must(200, "PATCH", m, map[string]any{"body": "@bob the homework is due Friday"})

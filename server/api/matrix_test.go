@@ -96,6 +96,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/auth/register":  {public: true, path: fixed("/api/v1/auth/register"), body: body(map[string]any{"username": "x", "password": "x", "display_name": "x", "join_code": "x"})},
 		"POST /api/v1/auth/guest":     {public: true, path: fixed("/api/v1/auth/guest"), body: body(map[string]any{"display_name": "x", "join_code": "WRONG"})},
 		"GET /api/v1/ws":              {public: true, path: fixed("/api/v1/ws"), body: none},
+		// The event stream would stay open: a bad parameter shows the decision without streaming.
+		"GET /api/v1/events":              {path: fixed("/api/v1/events?subscribe=x"), body: none, expect: signedIn(400)},
+		"POST /api/v1/events/{stream_id}": {path: fixed("/api/v1/events/ended"), body: body(map[string]any{"type": "ping"}), expect: signedIn(404)},
 		// The API's own description is public: 200 for every caller, signed in or not.
 		"GET /api/v1/openapi.json": {path: fixed("/api/v1/openapi.json"), body: none, expect: map[string]int{"*": 200}},
 		"GET /api/docs":            {path: fixed("/api/docs"), body: none, expect: map[string]int{"*": 200}},

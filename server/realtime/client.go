@@ -98,6 +98,7 @@ type Client struct {
 	hub  *Hub
 	be   Backend
 	conn *websocket.Conn
+	sse  *sseStream // set instead of conn for a Server-Sent Events stream (sse.go)
 	log  *slog.Logger
 	ctx  context.Context
 
@@ -262,6 +263,9 @@ func (c *Client) deliver(it *outItem) {
 func (c *Client) evict() {
 	c.cut.Store(true)
 	c.closeWith(CloseSlowConsumer, "slow consumer")
+	if c.sse != nil {
+		return // the stream's writer sees the close at its next write
+	}
 	if nc := c.conn.NetConn(); nc != nil {
 		_ = nc.SetWriteDeadline(time.Now())
 	}
@@ -386,6 +390,10 @@ func (c *Client) handleInbound(data []byte, authed *bool) (stop bool) {
 		c.SendError("bad_request", "already authenticated", "")
 		return false
 	}
+	if f.Type == "ping" {
+		c.Pong()
+		return false
+	}
 	c.be.HandleFrame(c.ctx, c, f)
 	return false
 }
@@ -420,13 +428,13 @@ func DecodeInbound(data []byte) (Inbound, error) {
 		return f, errors.New("malformed frame: trailing data after the JSON object")
 	}
 	switch f.Type {
-	case "auth", "subscribe", "unsubscribe", "send", "typing", "read":
+	case "auth", "subscribe", "unsubscribe", "send", "typing", "read", "ping":
 	case "":
 		return f, errors.New("malformed frame: missing type")
 	default:
 		return f, errors.New("unknown frame type")
 	}
-	if f.Type != "auth" && f.ConversationID <= 0 {
+	if f.Type != "auth" && f.Type != "ping" && f.ConversationID <= 0 {
 		return f, errors.New("conversation_id: want a positive integer")
 	}
 	return f, nil
@@ -452,6 +460,9 @@ func (c *Client) writeFrame(data []byte) error {
 	now := time.Now()
 	c.writeStart.Store(now.UnixNano())
 	defer c.writeStart.Store(0)
+	if c.sse != nil {
+		return c.sse.frame(data)
+	}
 	_ = c.conn.SetWriteDeadline(now.Add(writeWait))
 	return c.conn.WriteMessage(websocket.TextMessage, data)
 }
@@ -468,6 +479,10 @@ func (c *Client) stalled() bool {
 const closeWait = 2 * time.Second
 
 func (c *Client) writeClose() {
+	if c.sse != nil {
+		c.sse.close(c.code, c.reason)
+		return
+	}
 	msg := websocket.FormatCloseMessage(c.code, c.reason)
 	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err == nil {
 		select {
@@ -480,7 +495,7 @@ func (c *Client) writeClose() {
 
 func (c *Client) writePump() {
 	var lastWrite time.Time
-	ticker := time.NewTicker(pingPeriod)
+	ticker := time.NewTicker(c.keepalive())
 	defer ticker.Stop()
 	defer c.writeClose()
 	for {
@@ -494,6 +509,13 @@ func (c *Client) writePump() {
 			}
 			return
 		case <-ticker.C:
+			if c.sse != nil {
+				if err := c.sse.heartbeat(); err != nil {
+					c.closeWith(websocket.CloseAbnormalClosure, "")
+					return
+				}
+				continue
+			}
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.closeWith(websocket.CloseAbnormalClosure, "")
 				return

@@ -2,6 +2,8 @@
 // X-CSRF-Token) and the WebSocket with reconnect, resume by seq and an outbox
 // of pending sends that are resent with the same client_id (docs/api.md).
 
+import { refusalText, readableTimes } from './refusal';
+import { t } from './i18n.svelte';
 import type {
   Attachment,
   MessageEdit,
@@ -65,14 +67,9 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** Turns any thrown value into a sentence a person can read. */
 export function errorText(err: unknown): string {
-  if (err instanceof ApiError) {
-    if (err.code === 'rate_limited' && err.retryAfter && slowModeWait(err.message) === null) {
-      return `${err.message} (try again in ${err.retryAfter} s)`;
-    }
-    return err.message;
-  }
+  if (err instanceof ApiError) return refusalText(err.code, err.message, err.retryAfter);
   if (err instanceof Error && err.message) return err.message;
-  return 'Something went wrong.';
+  return t('refusal.something_wrong');
 }
 
 /** The wait in a slow-mode refusal ("slow mode: wait 12 s"), in seconds; null when there is none. */
@@ -94,12 +91,7 @@ export function mutedUntil(message: string | undefined | null): string | null {
 
 /** A refusal's text with any RFC 3339 time in it shown as local clock time. */
 export function readableRefusal(message: string): string {
-  return message.replace(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g, (x) => {
-    const d = new Date(x);
-    if (Number.isNaN(d.getTime())) return x;
-    const sameDay = d.toDateString() === new Date().toDateString();
-    return sameDay ? d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-  });
+  return readableTimes(message);
 }
 
 /** True for the refusal a non-admin gets while the professor has paused the class. */

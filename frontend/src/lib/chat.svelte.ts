@@ -11,7 +11,6 @@ import {
   isPausedRefusal,
   mutedUntil,
   newClientId,
-  readableRefusal,
   slowModeWait,
   socketUrl,
   type ConnState,
@@ -19,6 +18,9 @@ import {
   type SendExtra,
 } from './api';
 import { clock } from './format';
+import { NetTransport, type TransportKind } from './transport';
+import { t } from './i18n.svelte';
+import { refusalText } from './refusal';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
@@ -110,6 +112,9 @@ export class ChatApp {
   infoError = $state('');
   me = $state<User | null>(null);
   conn = $state<ConnState>('stopped');
+  /** WebSocket, or SSE + REST where WebSockets are blocked (transport.ts). */
+  transport = $state<TransportKind>('websocket');
+  readonly net = new NetTransport({ csrf: () => this.api.csrf, onTransport: (k) => (this.transport = k) });
   retryIn = $state(0);
   everOnline = $state(false);
   conversations = $state<Conversation[]>([]);
@@ -180,10 +185,21 @@ export class ChatApp {
     }
     this.route = parseHash(location.hash);
     addEventListener('hashchange', () => this.onHash());
-    addEventListener('online', () => this.socket?.retryNow());
+    addEventListener('online', () => {
+      this.socket?.retryNow();
+      this.net.wake();
+    });
+    // A page restored from the back/forward cache (phones do this) has a dead socket.
+    addEventListener('pageshow', (e) => {
+      if ((e as PageTransitionEvent).persisted) {
+        this.socket?.retryNow();
+        this.net.wake();
+      }
+    });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') {
         this.socket?.retryNow();
+        this.net.wake();
         this.scheduleRead();
       }
     });
@@ -194,7 +210,7 @@ export class ChatApp {
     try {
       session = ticket ? await this.api.exchangeTicket(ticket) : await this.api.getSession();
     } catch (e) {
-      if (ticket) this.toast(`Automatic sign-in failed: ${errorText(e)}`);
+      if (ticket) this.toast(t('state.auto_signin_failed', { error: errorText(e) }));
       else if (!(e instanceof ApiError && e.status === 401)) this.toast(errorText(e));
       if (ticket) {
         try {
@@ -246,6 +262,7 @@ export class ChatApp {
   /** Back to the join screen (logged out, or the session died). */
   private leave(): void {
     this.socket?.stop();
+    this.net.stop();
     this.socket = null;
     this.me = null;
     this.conversations = [];
@@ -276,8 +293,8 @@ export class ChatApp {
   private sessionLost(): void {
     // A guest who joined during a class session is cut off when it ends.
     const classEnded = this.me?.role === 'guest' && (this.sessionEnded || this.classSession !== null);
-    if (classEnded) this.joinNotice = 'The class session has ended. Thank you for taking part!';
-    else this.toast('Your session has ended. Please sign in again.');
+    if (classEnded) this.joinNotice = t('state.class_ended');
+    else this.toast(t('state.session_ended'));
     this.leave();
   }
 
@@ -294,6 +311,7 @@ export class ChatApp {
     const key = `teamchat.outbox.${s.user.id}`;
     this.socket = new ChatSocket({
       url: () => socketUrl(),
+      WebSocketImpl: this.net.Impl,
       onFrame: (f) => this.onFrame(f),
       onState: (st, info) => {
         this.conn = st;
@@ -396,7 +414,7 @@ export class ChatApp {
       // New conversations join the live feed (and deleted ones leave it).
       void this.syncLive();
     } catch (e) {
-      this.toast(`Could not load conversations: ${errorText(e)}`);
+      this.toast(t('state.load_conversations_failed', { error: errorText(e) }));
     }
   }
 
@@ -441,7 +459,7 @@ export class ChatApp {
       }
       return list;
     } catch (e) {
-      if (!quiet) this.toast(`Could not load members: ${errorText(e)}`);
+      if (!quiet) this.toast(t('state.load_members_failed', { error: errorText(e) }));
       return this.members[id] ?? [];
     }
   }
@@ -664,7 +682,7 @@ export class ChatApp {
       this.flags = [...live, ...list].sort((a, b) => b.id - a.id);
       this.flagsLoaded = true;
     } catch (e) {
-      if (this.route.view === 'flags') this.toast(`Could not load the flagged messages: ${errorText(e)}`);
+      if (this.route.view === 'flags') this.toast(t('state.load_flags_failed', { error: errorText(e) }));
     }
   }
 
@@ -700,12 +718,12 @@ export class ChatApp {
 
   /** Why the caller cannot write here right now, or '' if they can. */
   blockReason(c: Conversation | undefined): string {
-    if (!c) return 'You are not a member of this conversation.';
-    if (this.paused && !this.isAdmin) return 'The professor has paused the class. You can read, but not write, until it resumes.';
+    if (!c) return t('state.not_member');
+    if (this.paused && !this.isAdmin) return t('state.paused');
     const until = this.me ? this.mutedUntil(c.id, this.me.id) : null;
-    if (until) return `You are muted in this conversation until ${clock(until)}.`;
+    if (until) return t('state.muted_until', { time: clock(until) });
     if (!this.canPost(c)) {
-      return c.locked ? 'This conversation is locked. Only the professor and the owner can write.' : 'You are not a member of this conversation.';
+      return c.locked ? t('state.locked') : t('state.not_member');
     }
     return '';
   }
@@ -860,7 +878,7 @@ export class ChatApp {
       room.hasMore = page.has_more;
       return true;
     } catch (e) {
-      this.toast(`Could not load older messages: ${errorText(e)}`);
+      this.toast(t('state.load_older_failed', { error: errorText(e) }));
       return false;
     } finally {
       room.loadingOlder = false;
@@ -1060,19 +1078,19 @@ export class ChatApp {
           const p = this.pending.find((x) => x.client_id === f.client_id);
           if (p) {
             p.status = 'failed';
-            p.error = readableRefusal(f.message || f.code);
+            p.error = refusalText(f.code, f.message);
             this.learnFromRefusal(p.conversation_id, f.code, f.message);
           }
         } else {
           if (f.conversation_id !== undefined) this.learnFromRefusal(f.conversation_id, f.code, f.message);
-          this.toast(readableRefusal(f.message || f.code));
+          this.toast(refusalText(f.code, f.message));
         }
         break;
       case 'member_muted': {
         this.setMute(f.conversation_id, f.user_id, f.until);
         if (f.user_id === this.me?.id) {
-          const name = this.conversation(f.conversation_id)?.name ?? 'a conversation';
-          this.toast(f.until ? `You are muted in ${name} until ${clock(f.until)}.` : `You can write in ${name} again.`, 'info');
+          const name = this.conversation(f.conversation_id)?.name ?? t('state.a_conversation');
+          this.toast(f.until ? t('state.muted_in', { name, time: clock(f.until) }) : t('state.unmuted_in', { name }), 'info');
         }
         break;
       }
@@ -1081,7 +1099,7 @@ export class ChatApp {
         break;
       case 'class_paused':
         // Pausing shows a banner; resuming only removes it, so say so.
-        if (this.paused && !f.paused && !this.isAdmin) this.toast('The class has resumed: you can write again.', 'info');
+        if (this.paused && !f.paused && !this.isAdmin) this.toast(t('state.resumed'), 'info');
         this.paused = f.paused;
         break;
       case 'message_deleted':
@@ -1090,12 +1108,12 @@ export class ChatApp {
       case 'session_started':
         this.classSession = f.session;
         this.sessionEnded = false;
-        if (!this.isAdmin) this.toast(`Class session started: ${f.session.name}`, 'info');
+        if (!this.isAdmin) this.toast(t('state.session_started', { name: f.session.name }), 'info');
         break;
       case 'session_ended':
         if (!this.classSession || this.classSession.id === f.session.id) this.classSession = null;
         this.sessionEnded = true;
-        if (this.me?.role !== 'guest' && !this.isAdmin) this.toast(`The class session "${f.session.name}" has ended.`, 'info');
+        if (this.me?.role !== 'guest' && !this.isAdmin) this.toast(t('state.session_over', { name: f.session.name }), 'info');
         break;
       case 'message_flagged':
         if (this.isAdmin) this.addFlag(f.flag);
@@ -1133,7 +1151,7 @@ export class ChatApp {
       case 'conversation_deleted':
         // The server ended our subscription itself (docs/api.md, Additions).
         if (this.conversation(f.conversation_id)) {
-          if (this.route.view === 'chat' && this.route.id === f.conversation_id) this.toast('This conversation was deleted.', 'info');
+          if (this.route.view === 'chat' && this.route.id === f.conversation_id) this.toast(t('state.conversation_deleted'), 'info');
           this.dropConversation(f.conversation_id);
         }
         break;
@@ -1145,7 +1163,7 @@ export class ChatApp {
         break;
       case 'member_removed':
         if (f.user.id === this.me?.id && !this.isAdmin) {
-          this.toast(`You were removed from ${this.conversation(f.conversation_id)?.name ?? 'a conversation'}.`, 'info');
+          this.toast(t('state.removed_from', { name: this.conversation(f.conversation_id)?.name ?? t('state.a_conversation') }), 'info');
           this.dropConversation(f.conversation_id);
         } else {
           if (f.user.id === this.me?.id) void this.loadConversations();
@@ -1214,7 +1232,7 @@ export class ChatApp {
       }
       this.socket?.seen(id, upTo);
     } catch (e) {
-      this.toast(`Could not catch up: ${errorText(e)}`);
+      this.toast(t('state.catch_up_failed', { error: errorText(e) }));
     }
   }
 
@@ -1294,7 +1312,7 @@ export class ChatApp {
     if (found === 'found') f.ready = true;
     else {
       this.focus = null;
-      if (found === 'gone') this.toast('That message is no longer in the conversation.', 'info');
+      if (found === 'gone') this.toast(t('state.message_gone'), 'info');
     }
   }
 

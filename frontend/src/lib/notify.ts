@@ -10,6 +10,7 @@
 // (enable()), never on page load. Everything the browser provides is injected, so the
 // logic is tested with fakes.
 
+import { t } from './i18n.svelte';
 import { previewText } from './render';
 import type { Conversation, Message, ServerFrame } from './types';
 
@@ -151,7 +152,7 @@ export class Notifier {
     if (me !== null && x.mentions?.includes(me)) return;
     const c = this.ctx.conversation(m.conversation_id);
     if (!c || c.muted) return;
-    const text = previewText(m.body) || 'New message';
+    const text = previewText(m.body) || t('notify.new_message');
     this.notify(m.conversation_id, c.title, `${m.sender.display_name}: ${text}`, null);
   }
 
@@ -160,7 +161,7 @@ export class Notifier {
     if (this.onScreen(conversationId)) return;
     const c = this.ctx.conversation(conversationId);
     if (!c || c.muted) return;
-    const go = () => this.notify(conversationId, c.title, `New messages in ${c.title}`, null);
+    const go = () => this.notify(conversationId, c.title, t('notify.new_messages_in', { name: c.title }), null);
     if (this.permission !== 'granted' || !this.ctx.latestSender) {
       go();
       return;

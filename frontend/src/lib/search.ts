@@ -1,5 +1,6 @@
 // Search view helpers (issue 8): date filters and the request's parameters.
 
+import { t } from './i18n.svelte';
 import type { SearchQuery } from './types';
 
 /** "2026-11-29" (a date input's value) → the start of that day in local time, as RFC 3339; '' when empty or invalid. */
@@ -37,7 +38,7 @@ export function buildSearch(f: SearchForm, offset = 0, limit = 30): SearchQuery 
   if (f.senderId) out.sender_id = Number(f.senderId);
   const after = dayStart(f.from);
   const before = dayEnd(f.to);
-  if (after && before && after >= before) return { error: 'The “from” date must be on or before the “to” date.' };
+  if (after && before && after >= before) return { error: t('search.date_order') };
   if (after) out.after = after;
   if (before) out.before = before;
   return out;

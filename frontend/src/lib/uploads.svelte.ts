@@ -2,6 +2,7 @@
 // dropped are uploaded at once (Api.upload, XMLHttpRequest for progress); Send
 // carries the ids of the finished ones (docs/api.md, Everyday features).
 
+import { t } from './i18n.svelte';
 import { ApiError, errorText, type Api, type XhrCtor } from './api';
 import type { Attachment } from './types';
 
@@ -84,12 +85,12 @@ export class Uploads {
       const item = list[list.length - 1]; // the reactive proxy
       if (file.size === 0) {
         item.status = 'error';
-        item.error = 'The file is empty.';
+        item.error = t('uploads.empty');
         continue;
       }
       if (list.filter((x) => x.status !== 'error').length > MAX_ATTACHMENTS) {
         item.status = 'error';
-        item.error = `At most ${MAX_ATTACHMENTS} files per message.`;
+        item.error = t('uploads.too_many', { n: MAX_ATTACHMENTS });
         continue;
       }
       const named = file.name ? file : new File([file], this.pastedName(file.type), { type: file.type });
