@@ -859,6 +859,32 @@ func caughtUp(s *student, heads map[int64]int64) bool {
 	return true
 }
 
+// awaitCaughtUp reads each conversation's last seq and waits until every
+// student has delivered it in each conversation it follows; it returns those seqs.
+func awaitCaughtUp(t *testing.T, prof api, convs []int64, students []*student, what string, p *profiled) map[int64]int64 {
+	t.Helper()
+	heads := map[int64]int64{}
+	for _, c := range convs {
+		var conv struct {
+			LastSeq int64 `json:"last_seq"`
+		}
+		if _, err := prof.do("GET", fmt.Sprintf("/api/v1/conversations/%d", c), nil, &conv); err != nil {
+			t.Fatal(err)
+		}
+		heads[c] = conv.LastSeq
+	}
+	caught := func(s *student) bool { return caughtUp(s, heads) }
+	waitForOr(t, 2*time.Minute, what, func() bool {
+		for _, s := range students {
+			if !caught(s) {
+				return false
+			}
+		}
+		return true
+	}, func() string { return describeStuck(students, caught) + serverDump(p) })
+	return heads
+}
+
 // describeStuck reports the students for which ok is false (up to five).
 func describeStuck(students []*student, ok func(*student) bool) string {
 	var b strings.Builder

@@ -329,31 +329,7 @@ loop:
 	}, func() string {
 		return describeStuck(stay, func(s *student) bool { return s.online() && s.pendingCount() == 0 }) + serverDump(p)
 	})
-	heads := map[int64]int64{}
-	for _, c := range convs {
-		var conv struct {
-			LastSeq int64 `json:"last_seq"`
-		}
-		if _, err := prof.do("GET", fmt.Sprintf("/api/v1/conversations/%d", c), nil, &conv); err != nil {
-			t.Fatal(err)
-		}
-		heads[c] = conv.LastSeq
-	}
-	waitForOr(t, 2*time.Minute, "every student caught up with its conversations", func() bool {
-		for _, s := range stay {
-			s.mu.Lock()
-			for c, last := range s.subs {
-				if last != heads[c] {
-					s.mu.Unlock()
-					return false
-				}
-			}
-			s.mu.Unlock()
-		}
-		return true
-	}, func() string {
-		return describeStuck(stay, func(s *student) bool { return caughtUp(s, heads) }) + serverDump(p)
-	})
+	heads := awaitCaughtUp(t, prof, convs, stay, "every student caught up with its conversations", p)
 	stopConns()
 	conns.Wait()
 

@@ -358,31 +358,7 @@ func reconnectStorm(t *testing.T, n int, silent, curve bool) {
 		}
 		return true
 	}, func() string { return describeStuck(everyone, noPending) + serverDump(p) })
-	heads := map[int64]int64{}
-	for _, c := range convs {
-		var conv struct {
-			LastSeq int64 `json:"last_seq"`
-		}
-		if _, err := prof.do("GET", fmt.Sprintf("/api/v1/conversations/%d", c), nil, &conv); err != nil {
-			t.Fatal(err)
-		}
-		heads[c] = conv.LastSeq
-	}
-	waitForOr(t, 2*time.Minute, "every student caught up", func() bool {
-		for _, s := range students {
-			s.mu.Lock()
-			for c, last := range s.subs {
-				if last != heads[c] {
-					s.mu.Unlock()
-					return false
-				}
-			}
-			s.mu.Unlock()
-		}
-		return true
-	}, func() string {
-		return describeStuck(students, func(s *student) bool { return caughtUp(s, heads) }) + serverDump(p)
-	})
+	awaitCaughtUp(t, prof, convs, students, "every student caught up", p)
 	quietFrom := time.Now()
 	sleepCtx(context.Background(), 3*time.Second) // a quiet window to measure idle CPU (not synchronizing)
 	stopSampling()
