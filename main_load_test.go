@@ -8,7 +8,6 @@ package main
 // slope.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,7 +18,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,33 +51,9 @@ var pprofRE = regexp.MustCompile(`msg="pprof listening" addr=(127\.0\.0\.1:\d+)`
 func startProfiled(t *testing.T, data string, extra ...string) *profiled {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0", "--pprof", "127.0.0.1:0"}, extra...)
-	cmd := exec.Command(binPath, args...)
-	logs := &lockedBuffer{}
-	cmd.Stderr = logs
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &profiled{proc: &proc{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan struct{})}, pid: cmd.Process.Pid}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	select {
-	case p.url = <-found:
-	case <-p.done:
-		t.Fatalf("server exited: %v\n%s", p.err, logs)
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("server did not print its URL\n%s", logs)
-	}
+	p := &profiled{proc: launch(t, args)}
+	p.pid = p.cmd.Process.Pid
+	logs := p.logs
 	// The listener is up before the URL is printed; its address is in the log.
 	waitFor(t, 10*time.Second, "the pprof address in the server's log", func() bool {
 		m := pprofRE.FindStringSubmatch(logs.String())
@@ -89,7 +63,7 @@ func startProfiled(t *testing.T, data string, extra ...string) *profiled {
 		return m != nil
 	})
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		p.cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
 			// Its errors and warnings, not the thousands of connection lines.
