@@ -17,7 +17,7 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) Now() time.Time     { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // nextOf returns the next frame of type typ about conversation id, skipping others.
@@ -137,7 +137,7 @@ func TestTrashDeleteAndRestore(t *testing.T) {
 		tc.MessageCount != 3 || tc.MemberCount != 2 || tc.Conversation.LastSeq != 3 {
 		t.Fatalf("trash entry: %+v", tc)
 	}
-	if trash.Retention != int64((30 * 24 * time.Hour).Seconds()) || !tc.PurgeAt.Equal(tc.DeletedAt.Add(30*24*time.Hour)) {
+	if trash.Retention != int64((30*24*time.Hour).Seconds()) || !tc.PurgeAt.Equal(tc.DeletedAt.Add(30*24*time.Hour)) {
 		t.Fatalf("retention %d s, deleted %v, purge %v", trash.Retention, tc.DeletedAt, tc.PurgeAt)
 	}
 
