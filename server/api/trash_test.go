@@ -238,3 +238,11 @@ func TestTrashPurgeAfterRetention(t *testing.T) {
 		t.Fatalf("restored conversation has %d messages, want 1", len(msgs))
 	}
 }
+
+// trashedFixture makes a conversation and deletes it into the trash.
+func trashedFixture(t *testing.T, admin *servertest.Client) int64 {
+	t.Helper()
+	id := idOf(admin.Must(201, "POST", "/api/v1/conversations", map[string]any{"name": "Bin"}))
+	admin.Must(204, "DELETE", fmt.Sprintf("/api/v1/conversations/%d", id), nil)
+	return id
+}
