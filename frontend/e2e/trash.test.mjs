@@ -51,7 +51,8 @@ test('Delete conversation asks first, naming the conversation, its messages and 
   await dialog.waitFor();
   assert.equal(await dialog.getByTestId('delete-dialog-name').textContent(), 'Chemistry lab');
   await dialog.getByText('Its 2 messages and 3 members disappear for everyone at once:').waitFor();
-  await dialog.getByText('Prof. Ada, Grace Hopper, Alan Turing', { exact: false }).waitFor();
+  const names = await dialog.getByTestId('delete-dialog-members').textContent();
+  for (const n of ['Prof. Ada', 'Grace Hopper', 'Alan Turing']) assert.ok(names.includes(n), `the dialog names ${n}: ${names}`);
   await dialog.getByTestId('delete-dialog-restore').filter({ hasText: 'restore it from the Trash for 30 days' }).waitFor();
   // Cancel has the focus: Enter alone never deletes.
   assert.equal(await prof.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'confirm-cancel');
