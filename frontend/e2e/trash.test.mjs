@@ -49,7 +49,7 @@ test('Delete conversation asks first, naming the conversation, its messages and 
   await prof.getByTestId('delete-conversation').click();
   const dialog = prof.getByRole('dialog', { name: 'Delete “Chemistry lab”?' });
   await dialog.waitFor();
-  assert.equal(await dialog.getByTestId('delete-dialog-name').textContent(), 'Chemistry lab');
+  assert.equal(await dialog.getByRole('heading').textContent(), 'Delete “Chemistry lab”?');
   await dialog.getByText('Its 2 messages and 3 members disappear for everyone at once:').waitFor();
   const names = await dialog.getByTestId('delete-dialog-members').textContent();
   for (const n of ['Prof. Ada', 'Grace Hopper', 'Alan Turing']) assert.ok(names.includes(n), `the dialog names ${n}: ${names}`);
