@@ -78,6 +78,7 @@ test('Remove from conversation asks first, naming the member', async () => {
   await prof.getByRole('button', { name: 'Remove Alan Turing' }).click();
   const dialog = prof.getByRole('dialog', { name: 'Remove Alan Turing?' });
   await dialog.getByText('Alan Turing leaves “Chemistry lab” at once', { exact: false }).waitFor();
+  await shot(prof, 'trash-remove-member-dialog.png');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'detached' });
   let members = (await admin.call('GET', `/conversations/${lab.id}/members`)).members.map((m) => m.user.username);
@@ -131,4 +132,20 @@ test('the professor restores it from the Trash view and the student sees it agai
   assert.ok(audit.includes('conversation.delete') && audit.includes('conversation.restore'), `audit: ${audit}`);
   assertClean(prof);
   assertClean(student);
+});
+
+test('Disable asks first, naming the person; Cancel keeps the account', async () => {
+  await prof.getByRole('link', { name: 'Users' }).click();
+  const row = prof.getByTestId('user-row').filter({ hasText: '@alan' });
+  await row.getByRole('button', { name: 'Disable' }).click();
+  const dialog = prof.getByRole('dialog', { name: 'Disable Alan Turing?' });
+  await dialog.getByText('Alan Turing (@alan) is signed out at once', { exact: false }).waitFor();
+  await prof.emulateMedia({ colorScheme: 'dark' });
+  await shot(prof, 'trash-disable-dialog-dark.png');
+  await prof.emulateMedia({ colorScheme: 'light' });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const alan = (await admin.call('GET', '/users?q=alan')).users.find((u) => u.username === 'alan');
+  assert.equal(alan.disabled, false);
+  assertClean(prof);
 });
