@@ -103,7 +103,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.hub = realtime.NewHub()
 	s.chat = chat.New(s.store, s.hub, auth.NewTokens(secret, kv[store.SettingInstallID]), log,
 		chat.Options{MsgRate: cfg.MsgRate, MsgBurst: cfg.MsgBurst, BcryptCost: cfg.BcryptCost, Files: blobs, SignInRate: cfg.SignInRate,
-			UploadRate: cfg.UploadRate, UploadBurst: cfg.UploadBurst})
+			UploadRate: cfg.UploadRate, UploadBurst: cfg.UploadBurst, TrashRetention: cfg.TrashRetention, Clock: cfg.Clock})
 	s.api = api.New(s.ctx, s.chat, log, cfg, frontend.Assets(), s)
 	ok = true
 	return s, nil

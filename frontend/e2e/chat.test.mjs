@@ -348,6 +348,10 @@ test('admin users view creates a student and disables them', async () => {
   const row = prof.getByTestId('user-row').filter({ hasText: '@linus' });
   await row.waitFor();
   await row.getByRole('button', { name: 'Disable' }).click();
+  // Disabling asks first, naming the person.
+  const ask = prof.getByTestId('disable-dialog');
+  await ask.getByText('Linus T.', { exact: false }).first().waitFor();
+  await ask.getByRole('button', { name: 'Disable' }).click();
   await row.getByRole('button', { name: 'Enable' }).waitFor();
   const u = (await admin.call('GET', '/users?q=linus')).users.find((x) => x.username === 'linus');
   assert.equal(u.disabled, true);

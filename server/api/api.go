@@ -107,6 +107,8 @@ func (a *API) routes() []route {
 		{"GET /api/v1/conversations/{id}", a.signedIn(a.getConversation)},
 		{"PATCH /api/v1/conversations/{id}", a.signedIn(a.patchConversation)},
 		{"DELETE /api/v1/conversations/{id}", a.signedIn(a.deleteConversation)},
+		{"GET /api/v1/trash", a.signedIn(a.listTrash)},
+		{"POST /api/v1/trash/{id}/restore", a.signedIn(a.restoreConversation)},
 		{"GET /api/v1/conversations/{id}/members", a.signedIn(a.listMembers)},
 		{"POST /api/v1/conversations/{id}/members", a.signedIn(a.addMember)},
 		{"DELETE /api/v1/conversations/{id}/members/{user_id}", a.signedIn(a.removeMember)},

@@ -113,6 +113,7 @@ func TestJSONRoutesRefuseOtherContentTypes(t *testing.T) {
 	bodyless := map[string]bool{ // routes that read no body at all
 		"POST /api/v1/messages/{id}/pin":                      true,
 		"POST /api/v1/sessions/{id}/end":                      true,
+		"POST /api/v1/trash/{id}/restore":                     true,
 		"PUT /api/v1/messages/{id}/reactions/{emoji}":         true,
 		"POST /api/v1/attachments":                            true, // the file itself
 		"DELETE /api/v1/session":                              true,

@@ -177,6 +177,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return fmt.Sprintf("/api/v1/attachments/%d/thumbnail", attachmentFixture(t, rs.clients["member"], f.conv))
 		}, body: none, expect: convRoute(200, 200, 200)},
 		"GET /api/v1/flags": {path: fixed("/api/v1/flags?status=open"), body: none, expect: adminOnly(200)},
+		// The trash: admins list it and restore from it.
+		"GET /api/v1/trash": {path: fixed("/api/v1/trash"), body: none, expect: adminOnly(200)},
+		"POST /api/v1/trash/{id}/restore": {path: func(caseFixture) string {
+			return fmt.Sprintf("/api/v1/trash/%d/restore", trashedFixture(t, rs.admin))
+		}, body: none, expect: adminOnly(200)},
 		// Everyday features: the sender edits; readers react, read replies, mute notifications, search.
 		"PATCH /api/v1/messages/{id}": {path: msgPath(""), body: body(map[string]any{"body": "edited"}),
 			expect: map[string]int{"admin": 403, "owner": 403, "member": 200, "*": 404, "disabled": 401, "anon": 401}},

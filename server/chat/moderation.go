@@ -14,21 +14,23 @@ import (
 
 // Audit actions.
 const (
-	AuditUserCreate         = "user.create"
-	AuditUserUpdate         = "user.update"
-	AuditUserDisable        = "user.disable"
-	AuditSettingsUpdate     = "settings.update"
-	AuditConversationUpdate = "conversation.update"
-	AuditConversationDelete = "conversation.delete"
-	AuditMemberAdd          = "member.add"
-	AuditMemberRemove       = "member.remove"
-	AuditMessageDelete      = "message.delete"
-	AuditMemberMute         = "member.mute"
-	AuditMemberUnmute       = "member.unmute"
-	AuditMessagePin         = "message.pin"
-	AuditMessageUnpin       = "message.unpin"
-	AuditAnnouncementPost   = "announcement.post"
-	AuditTokenReuse         = "token.reuse" // a rotated refresh token came back: its family was revoked
+	AuditUserCreate          = "user.create"
+	AuditUserUpdate          = "user.update"
+	AuditUserDisable         = "user.disable"
+	AuditSettingsUpdate      = "settings.update"
+	AuditConversationUpdate  = "conversation.update"
+	AuditConversationDelete  = "conversation.delete" // moved to the trash (trash.go)
+	AuditConversationRestore = "conversation.restore"
+	AuditConversationPurge   = "conversation.purge" // erased by the retention sweep
+	AuditMemberAdd           = "member.add"
+	AuditMemberRemove        = "member.remove"
+	AuditMessageDelete       = "message.delete"
+	AuditMemberMute          = "member.mute"
+	AuditMemberUnmute        = "member.unmute"
+	AuditMessagePin          = "message.pin"
+	AuditMessageUnpin        = "message.unpin"
+	AuditAnnouncementPost    = "announcement.post"
+	AuditTokenReuse          = "token.reuse" // a rotated refresh token came back: its family was revoked
 )
 
 // Limits of the moderation actions.

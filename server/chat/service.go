@@ -36,6 +36,11 @@ type Options struct {
 	// UploadBurst at once; every attempt counts, refused ones too.
 	UploadRate  float64
 	UploadBurst int
+	// TrashRetention is how long a deleted conversation stays restorable
+	// (trash.go); 0: config.DefaultTrashRetention's 30 days.
+	TrashRetention time.Duration
+	// Clock is the time of the trash (nil: time.Now); tests move it on.
+	Clock func() time.Time
 }
 
 // Service is the chat application.
@@ -102,6 +107,8 @@ func (s *Service) Start() {
 	go s.flagLoop()
 	s.bg.Add(1)
 	go s.attachmentLoop()
+	s.bg.Add(1)
+	go s.trashLoop()
 }
 
 // Stop refuses new messages, commits every message already queued, and waits.
@@ -289,23 +296,6 @@ func (s *Service) UpdateConversation(ctx context.Context, actor model.User, id i
 	ids, _ := s.memberIDs(ctx, id)
 	s.hub.PublishToUsers(ids, true, realtime.ConversationFrame{Type: "conversation_updated", Conversation: conv})
 	return conv, nil
-}
-
-// DeleteConversation removes a conversation (admins only).
-func (s *Service) DeleteConversation(ctx context.Context, actor model.User, id int64) error {
-	conv, _, err := s.Authorize(ctx, actor, id, ActAdmin)
-	if err != nil {
-		return err
-	}
-	ids, _ := s.memberIDs(ctx, id)
-	if err := s.st.DeleteConversation(ctx, id); err != nil {
-		return err
-	}
-	s.audit(ctx, &actor, AuditConversationDelete, "conversation", id, map[string]any{"name": conv.Name, "kind": conv.Kind})
-	s.forgetMembers(id)
-	s.hub.DropConversation(id)
-	s.hub.PublishToUsers(ids, true, realtime.ConversationDeletedFrame{Type: "conversation_deleted", ConversationID: id})
-	return nil
 }
 
 // Members lists a conversation's members.

@@ -39,7 +39,17 @@ type Config struct {
 	TLSCert       string // certificate file; empty: a self-signed one kept in the data dir
 	TLSKey        string
 	Pprof         string // debug listener for net/http/pprof, loopback only; empty: none
+	// TrashRetention is how long a deleted conversation stays in the trash,
+	// restorable by an admin, before the sweep erases it for good.
+	TrashRetention time.Duration
+	// Clock is the time the trash retention is measured by (nil: time.Now);
+	// tests move it forward to see the purge.
+	Clock func() time.Time
 }
+
+// DefaultTrashRetention is 30 days: a deleted conversation can be restored
+// for a month of classes.
+const DefaultTrashRetention = 30 * 24 * time.Hour
 
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
@@ -56,6 +66,8 @@ func Defaults() Config {
 		MaxConnsPerIP: 32,
 		BackupEvery:   time.Hour,
 		BackupKeep:    24,
+
+		TrashRetention: DefaultTrashRetention,
 	}
 }
 
@@ -95,6 +107,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.Float64Var(&c.SignInRate, "signin-rate", c.SignInRate, "sign-ins (password checks) per client address per minute, also the burst; 0 = unlimited, for load tests")
 	fs.Float64Var(&c.UploadRate, "upload-rate", c.UploadRate, "attachment uploads per minute per user (0 = unlimited)")
 	fs.IntVar(&c.UploadBurst, "upload-burst", c.UploadBurst, "attachment uploads at once per user")
+	fs.DurationVar(&c.TrashRetention, "trash-retention", c.TrashRetention, "how long a deleted conversation can be restored from the trash before it is erased")
 	fs.Var((*originList)(&c.Hosts), "host", "extra host name the server answers to, e.g. chat.school.example (repeatable)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "open WebSockets per client address (0 = unlimited)")
 	fs.DurationVar(&c.BackupEvery, "backup-every", c.BackupEvery, "automatic backup interval (0 = off; one is also made at shutdown)")
@@ -141,6 +154,12 @@ func (c *Config) Validate() error {
 	}
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 10
+	}
+	if c.TrashRetention < 0 {
+		return errors.New("--trash-retention must not be negative")
+	}
+	if c.TrashRetention == 0 {
+		c.TrashRetention = DefaultTrashRetention
 	}
 	for i, h := range c.Hosts {
 		h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))

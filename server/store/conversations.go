@@ -90,16 +90,16 @@ func (s *Store) CreateConversation(ctx context.Context, nc NewConversation) (mod
 
 // DirectConversation returns the direct conversation with the given key, or ErrNotFound.
 func (s *Store) DirectConversation(ctx context.Context, key string) (model.Conversation, error) {
-	c, err := scanConv(s.r.QueryRowContext(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.direct_key = ?`, key))
+	c, err := scanConv(s.r.QueryRowContext(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.direct_key = ? AND c.deleted_at IS NULL`, key))
 	if err != nil {
 		return c, fmt.Errorf("store: direct conversation: %w", mapErr(err))
 	}
 	return c, nil
 }
 
-// Conversation returns one conversation, or ErrNotFound.
+// Conversation returns one conversation, or ErrNotFound (also when it is in the trash).
 func (s *Store) Conversation(ctx context.Context, id int64) (model.Conversation, error) {
-	c, err := scanConv(s.r.QueryRowContext(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.id = ?`, id))
+	c, err := scanConv(s.r.QueryRowContext(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.id = ? AND c.deleted_at IS NULL`, id))
 	if err != nil {
 		return c, fmt.Errorf("store: conversation %d: %w", id, mapErr(err))
 	}
@@ -113,7 +113,7 @@ func (s *Store) ListConversations(ctx context.Context, userID int64, all bool) (
 		FROM conversations c
 		LEFT JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = ?1
 		LEFT JOIN read_markers r ON r.conversation_id = c.id AND r.user_id = ?1
-		WHERE ?2 OR m.user_id IS NOT NULL
+		WHERE (?2 OR m.user_id IS NOT NULL) AND c.deleted_at IS NULL
 		ORDER BY c.id`
 	rows, err := s.r.QueryContext(ctx, q, userID, all)
 	if err != nil {
@@ -209,20 +209,6 @@ func (s *Store) UpdateConversation(ctx context.Context, id int64, p Conversation
 		return c, fmt.Errorf("store: update conversation %d: %w", id, err)
 	}
 	return c, nil
-}
-
-// DeleteConversation removes a conversation with its members and messages.
-func (s *Store) DeleteConversation(ctx context.Context, id int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`DELETE FROM conversations WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return model.NotFound("conversation")
-		}
-		return nil
-	})
 }
 
 // MemberRole returns the role of userID in convID, or "" when not a member.
@@ -323,5 +309,5 @@ func (s *Store) SetRead(ctx context.Context, userID, convID, seq int64) error {
 
 // AutoJoinConversations lists the ids of the conversations every new account joins.
 func (s *Store) AutoJoinConversations(ctx context.Context) ([]int64, error) {
-	return s.queryIDs(ctx, "auto-join conversations", `SELECT id FROM conversations WHERE auto_join = 1 ORDER BY id`)
+	return s.queryIDs(ctx, "auto-join conversations", `SELECT id FROM conversations WHERE auto_join = 1 AND deleted_at IS NULL ORDER BY id`)
 }

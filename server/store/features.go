@@ -491,6 +491,7 @@ func (s *Store) Mentions(ctx context.Context, userID int64, admin bool, beforeID
 	rows, err := s.r.QueryContext(ctx, `SELECT `+msgCols+` FROM mentions x
 		JOIN messages m ON m.id = x.message_id JOIN users u ON u.id = m.sender_id
 		WHERE x.user_id = ?1 AND x.message_id < ?2 AND m.deleted = 0
+		  AND NOT EXISTS (SELECT 1 FROM conversations xc WHERE xc.id = x.conversation_id AND xc.deleted_at IS NOT NULL)
 		  AND (?3 OR EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = x.conversation_id AND cm.user_id = ?1))
 		ORDER BY x.message_id DESC LIMIT ?4`, userID, beforeID, admin, limit+1)
 	if err != nil {

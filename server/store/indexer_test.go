@@ -187,7 +187,7 @@ func TestRemovedNewestMessagesLetTheirIdsBeIndexedAgain(t *testing.T) {
 	}
 	// Deleting the conversation removes the newest message; SQLite may hand
 	// its id out again.
-	if err := s.DeleteConversation(ctx, other); err != nil {
+	if err := eraseConversation(ctx, s, other); err != nil {
 		t.Fatal(err)
 	}
 	again := appendOne(t, s, ctx, Append{ConversationID: f.conv, SenderID: f.member, Body: "reborn narwhal"})

@@ -87,7 +87,7 @@ func (s *Store) prepareAppend() error {
 		// found need the per-message look-up above.
 		known: prep(`SELECT m.sender_id, m.client_id FROM json_each(?) j
 			JOIN messages m ON m.sender_id = j.value ->> 0 AND m.client_id = j.value ->> 1 AND m.client_id IS NOT NULL`),
-		conv:   prep(`SELECT locked, kind, slow_mode_seconds, last_seq FROM conversations WHERE id = ?`),
+		conv:   prep(`SELECT locked, kind, slow_mode_seconds, last_seq FROM conversations WHERE id = ? AND deleted_at IS NULL`),
 		member: prep(`SELECT role FROM conversation_members WHERE conversation_id = ? AND user_id = ?`),
 		setSeq: prep(`UPDATE conversations SET last_seq = ? WHERE id = ?`),
 		insert: prep(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?)`),

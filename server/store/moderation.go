@@ -467,5 +467,5 @@ func (s *Store) Pins(ctx context.Context, convID int64) ([]model.Message, error)
 
 // GroupConversationIDs lists every group conversation (announcements go there).
 func (s *Store) GroupConversationIDs(ctx context.Context) ([]int64, error) {
-	return s.queryIDs(ctx, "group conversations", `SELECT id FROM conversations WHERE kind = 'group' ORDER BY id`)
+	return s.queryIDs(ctx, "group conversations", `SELECT id FROM conversations WHERE kind = 'group' AND deleted_at IS NULL ORDER BY id`)
 }

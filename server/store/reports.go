@@ -54,7 +54,7 @@ func (s *Store) NonAdminUsers(ctx context.Context) ([]model.User, error) {
 func (s *Store) ParticipationMessages(ctx context.Context, since, until *int64, fn func(ReportMessage) error) error {
 	rows, err := s.r.QueryContext(ctx, `SELECT m.sender_id, m.conversation_id, c.name, m.body, m.created_at
 		FROM messages m JOIN conversations c ON c.id = m.conversation_id
-		WHERE m.deleted = 0 AND (?1 IS NULL OR m.created_at >= ?1) AND (?2 IS NULL OR m.created_at < ?2)
+		WHERE m.deleted = 0 AND c.deleted_at IS NULL AND (?1 IS NULL OR m.created_at >= ?1) AND (?2 IS NULL OR m.created_at < ?2)
 		ORDER BY m.sender_id, m.conversation_id, m.seq`, bound(since), bound(until))
 	if err != nil {
 		return fmt.Errorf("store: participation: %w", err)
@@ -128,11 +128,12 @@ func (s *Store) ClassSessionByID(ctx context.Context, id int64) (ClassSession, e
 	return c, nil
 }
 
-// AllMessagesInRange returns the messages of every conversation (deleted ones
-// included, with an empty body) created in the range, in (conversation, seq)
-// order. One query, so one consistent snapshot.
+// AllMessagesInRange returns the messages of every conversation not in the
+// trash (deleted messages included, with an empty body) created in the range,
+// in (conversation, seq) order. One query, so one consistent snapshot.
 func (s *Store) AllMessagesInRange(ctx context.Context, since, until *int64) ([]model.Message, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id
+		JOIN conversations c ON c.id = m.conversation_id AND c.deleted_at IS NULL
 		WHERE (?1 IS NULL OR m.created_at >= ?1) AND (?2 IS NULL OR m.created_at < ?2)
 		ORDER BY m.conversation_id, m.seq`, bound(since), bound(until))
 	if err != nil {

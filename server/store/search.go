@@ -123,7 +123,7 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) (SearchPage, error) {
 		JOIN messages m ON m.id = f.rowid
 		JOIN users u ON u.id = m.sender_id
 		JOIN conversations c ON c.id = m.conversation_id
-		WHERE messages_fts MATCH ? AND m.deleted = 0
+		WHERE messages_fts MATCH ? AND m.deleted = 0 AND c.deleted_at IS NULL
 		  AND (? OR EXISTS (SELECT 1 FROM conversation_members cm WHERE cm.conversation_id = m.conversation_id AND cm.user_id = ?))
 		  AND (? = 0 OR m.conversation_id = ?)
 		  AND (? = 0 OR m.sender_id = ?)

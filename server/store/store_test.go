@@ -253,7 +253,7 @@ func TestPragmasOnEveryPooledConnection(t *testing.T) {
 	if n := queryInt(t, s.r, "SELECT count(*) FROM read_markers WHERE conversation_id = ?", f.conv); n != 2 {
 		t.Fatalf("read markers before delete: %d, want 2", n)
 	}
-	if err := s.DeleteConversation(ctx, f.conv); err != nil {
+	if err := eraseConversation(ctx, s, f.conv); err != nil {
 		t.Fatal(err)
 	}
 	for _, tbl := range []string{"conversation_members", "messages", "read_markers"} {

@@ -67,7 +67,7 @@ func createUserTx(tx *sql.Tx, nu NewUser) (UserRecord, error) {
 	}
 	id, _ := res.LastInsertId()
 	if _, err := tx.Exec(`INSERT INTO conversation_members (conversation_id, user_id, role, joined_at)
-		SELECT id, ?, 'member', ? FROM conversations WHERE auto_join = 1`, id, t); err != nil {
+		SELECT id, ?, 'member', ? FROM conversations WHERE auto_join = 1 AND deleted_at IS NULL`, id, t); err != nil {
 		return UserRecord{}, err
 	}
 	return scanUser(tx.QueryRow(`SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))

@@ -25,6 +25,7 @@ import type {
   SessionInfo,
   Settings,
   User,
+  TrashList,
 } from './types';
 
 /** A failed request, carrying the server's error envelope (or a network failure). */
@@ -205,6 +206,12 @@ export class Api {
   }
   deleteConversation(id: number): Promise<void> {
     return this.request('DELETE', `/conversations/${id}`);
+  }
+  trash(): Promise<TrashList> {
+    return this.request('GET', '/trash');
+  }
+  restoreConversation(id: number): Promise<Conversation> {
+    return this.request('POST', `/trash/${id}/restore`);
   }
   async members(id: number): Promise<Member[]> {
     return (await this.request<{ members: Member[] }>('GET', `/conversations/${id}/members`)).members ?? [];

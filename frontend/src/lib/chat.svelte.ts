@@ -60,6 +60,7 @@ export type Route =
   | { view: 'settings' }
   | { view: 'console' }
   | { view: 'audit' }
+  | { view: 'trash' }
   | { view: 'flags' }
   | { view: 'participation' }
   | { view: 'live' }
@@ -80,6 +81,7 @@ export function parseHash(hash: string): Route {
   if (h === 'settings') return { view: 'settings' };
   if (h === 'console') return { view: 'console' };
   if (h === 'audit') return { view: 'audit' };
+  if (h === 'trash') return { view: 'trash' };
   if (h === 'flags') return { view: 'flags' };
   if (h === 'participation') return { view: 'participation' };
   if (h === 'live') return { view: 'live' };

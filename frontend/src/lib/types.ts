@@ -271,3 +271,18 @@ export interface SearchQuery {
   limit?: number;
   offset?: number;
 }
+
+/** A conversation in the trash (GET /trash): restorable until purge_at. */
+export interface TrashedConversation {
+  conversation: Conversation;
+  deleted_at: string;
+  deleted_by: User | null;
+  purge_at: string;
+  message_count: number;
+  member_count: number;
+}
+
+export interface TrashList {
+  conversations: TrashedConversation[];
+  retention_seconds: number;
+}
