@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -123,13 +124,42 @@ func legacyBackoff(attempt int, random func() float64) time.Duration {
 	return ms(random() * math.Min(limit, base*math.Pow(2, float64(max(0, min(attempt-1, 30))))))
 }
 
+// reconnectModeOf is the schedule subtests set (forEachReconnectMode); they run one at a time.
+var reconnectModeOf atomic.Value
+
 // reconnectMode is the schedule the Go students follow: "probe" (the web
-// client's) unless TEAMCHAT_RECONNECT=legacy.
+// client's) unless a subtest of TEAMCHAT_RECONNECT_MODES=legacy,probe chose "legacy".
 func reconnectMode() string {
-	if os.Getenv("TEAMCHAT_RECONNECT") == "legacy" {
-		return "legacy"
+	if m, _ := reconnectModeOf.Load().(string); m != "" {
+		return m
 	}
 	return "probe"
+}
+
+// forEachReconnectMode runs f once per schedule in TEAMCHAT_RECONNECT_MODES
+// (default: the web client's only), so before and after are measured in one run.
+func forEachReconnectMode(t *testing.T, f func(t *testing.T)) {
+	modes := []string{"probe"}
+	if v := os.Getenv("TEAMCHAT_RECONNECT_MODES"); v != "" {
+		modes = strings.Split(v, ",")
+	}
+	for _, m := range modes {
+		if m != "probe" && m != "legacy" {
+			t.Fatalf("TEAMCHAT_RECONNECT_MODES: unknown schedule %q (probe, legacy)", m)
+		}
+		reconnectModeOf.Store(m)
+		t.Run(m, f)
+		reconnectModeOf.Store("")
+	}
+}
+
+// loadAverage is the machine's 1-minute load average, to note beside figures.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // healthURL is http://host/healthz of the student's socket address (through
