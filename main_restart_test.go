@@ -179,6 +179,14 @@ func restartReconnect(t *testing.T, n int) {
 		s.mu.Unlock()
 	}
 	slices.Sort(lag)
+	pct := func(q float64) time.Duration {
+		return lag[min(len(lag)-1, int(q*float64(len(lag))))].Round(10 * time.Millisecond)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "schedule %s, %d students, load average %s: down %s; from the server answering to every student live: p50 %s, p90 %s, p99 %s, last %s; %d refused connection attempts, %d health probes",
+		reconnectMode(), n, loadAverage(), answering.Sub(killedAt).Round(10*time.Millisecond),
+		pct(0.5), pct(0.9), pct(0.99), lag[len(lag)-1].Round(10*time.Millisecond), attempts, totalProbes(students))
+	t.Log(b.String())
 
 	stopSending()
 	senders.Wait()
@@ -209,12 +217,4 @@ func restartReconnect(t *testing.T, n int) {
 	}
 	checkStored(t, prof, convs, students)
 
-	pct := func(q float64) time.Duration {
-		return lag[min(len(lag)-1, int(q*float64(len(lag))))].Round(10 * time.Millisecond)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "schedule %s, %d students, load average %s: down %s; from the server answering to every student live: p50 %s, p90 %s, p99 %s, last %s; %d refused connection attempts, %d health probes",
-		reconnectMode(), n, loadAverage(), answering.Sub(killedAt).Round(10*time.Millisecond),
-		pct(0.5), pct(0.9), pct(0.99), lag[len(lag)-1].Round(10*time.Millisecond), attempts, totalProbes(students))
-	t.Log(b.String())
 }
