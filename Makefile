@@ -131,6 +131,13 @@ bench-storm:
 	TEAMCHAT_STORM_CLIENTS=1000 TEAMCHAT_STORM_MODES=silent,close TEAMCHAT_STORM_CURVE=1 \
 	  $(GO) test -count=1 -timeout 20m -run '^TestReconnectStorm$$' -v . | grep -v 'level='
 
+## bench-restart: kill -9 and restart of a server with 1,000 students, the old and the new reconnect schedule in one run; figures for docs/performance.md
+.PHONY: bench-restart
+bench-restart:
+	@echo "== server restart: 1,000 students, legacy backoff then the probe schedule"
+	TEAMCHAT_RESTART_CLIENTS=1000 TEAMCHAT_RECONNECT_MODES=legacy,probe \
+	  $(GO) test -count=1 -timeout 20m -run '^TestRestartReconnect$$' -v . | grep -v 'level='
+
 ## fuzz: longer fuzz runs
 fuzz:
 	bash scripts/fuzz.sh 60s

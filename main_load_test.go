@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -28,16 +27,6 @@ import (
 
 	"github.com/gorilla/websocket"
 )
-
-// backoffDelay is the web client's reconnect schedule (backoffDelay in
-// frontend/src/lib/api.ts): exponential backoff with full jitter, uniform in
-// [0, min(cap, base·2^(attempt-1))], base 500 ms, cap 30 s; attempt counts the
-// failures since the last `ready` (it is reset to 0 there).
-func backoffDelay(attempt int, random func() float64) time.Duration {
-	const base, limit = 500.0, 30_000.0
-	exp := math.Min(limit, base*math.Pow(2, float64(max(0, min(attempt-1, 30)))))
-	return time.Duration(math.Floor(random()*exp)) * time.Millisecond
-}
 
 // profiled is a running server with its pprof listener (--pprof).
 type profiled struct {
@@ -377,6 +366,8 @@ type student struct {
 	resumeTimes  []time.Time   // when each connection had every subscription answered
 	wmu          sync.Mutex
 	seq          int
+	probes       int          // health probes made (reconnect schedule)
+	probeClient  *http.Client // for the probes, from the student's address
 }
 
 func newStudent(name, tok string, uid int64, ip net.IP, wsURL, rest string, convs ...int64) *student {
@@ -394,9 +385,10 @@ func (s *student) fault(format string, a ...any) {
 }
 
 // run keeps the student connected until ctx ends, like ChatSocket: after a
-// connection ends, attempt++ and wait backoffDelay(attempt); `ready` resets attempt.
+// connection ends, attempt++ and follow the reconnect schedule (quick retries,
+// then health probes; main_reconnect_test.go); `ready` resets both counts.
 func (s *student) run(ctx context.Context, rng *rand.Rand) {
-	attempt := 0
+	attempt, answered := 0, 0
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		wait := time.Until(s.offlineUntil)
@@ -409,16 +401,14 @@ func (s *student) run(ctx context.Context, rng *rand.Rand) {
 			}
 		}
 		if s.connectOnce(ctx) {
-			attempt = 0
+			attempt, answered = 0, 0
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		attempt++
-		select {
-		case <-ctx.Done():
+		if !s.reconnectWait(ctx, rng, attempt, &answered) {
 			return
-		case <-time.After(backoffDelay(attempt, rng.Float64)):
 		}
 	}
 }

@@ -182,9 +182,11 @@ func TestReconnectStorm(t *testing.T) {
 	if v := os.Getenv("TEAMCHAT_STORM_MODES"); v != "" {
 		modes = strings.Split(v, ",")
 	}
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) { reconnectStorm(t, n, mode == "silent", os.Getenv("TEAMCHAT_STORM_CURVE") != "") })
-	}
+	forEachReconnectMode(t, func(t *testing.T) {
+		for _, mode := range modes {
+			t.Run(mode, func(t *testing.T) { reconnectStorm(t, n, mode == "silent", os.Getenv("TEAMCHAT_STORM_CURVE") != "") })
+		}
+	})
 }
 
 func reconnectStorm(t *testing.T, n int, silent, curve bool) {
@@ -409,6 +411,7 @@ func reconnectStorm(t *testing.T, n int, silent, curve bool) {
 	stormCPU := quietStart.cpu - before.cpu
 	t.Logf("%d guests joined in %s; %d students (+1 wired) connected in %s; reset cut %d connections (silent=%v); all %d resumed %s after the reset",
 		n, connectStart.Sub(setupStart).Round(time.Millisecond), n, connectTook.Round(time.Millisecond), cut, silent, n, converged.Round(time.Millisecond))
+	t.Logf("schedule %s; load average %s; health probes %d", reconnectMode(), loadAverage(), totalProbes(students))
 	t.Logf("server RSS %.1f MiB before the reset, peak %.1f MiB at +%.1f s; CPU %.1f s from the reset to quiet; %.0f%% of a core when quiet; goroutines %d before, %d after; closes seen %v",
 		mib(before.rss), mib(peak.rss), start.Add(peak.at).Sub(cutAt).Seconds(), stormCPU.Seconds(), 100*idleCPU, goroutinesBefore, goroutinesAfter, closes)
 	if limit := 2*before.rss + 256<<20; peak.rss > limit {

@@ -165,7 +165,8 @@ export async function newPage(browser, opts = {}) {
   });
   page.on('requestfailed', (r) => {
     const u = new URL(r.url());
-    if (!u.pathname.startsWith('/api/') && u.hostname === '127.0.0.1') page.errors.push(`request failed: ${u.pathname} ${r.failure()?.errorText}`);
+    // /healthz is the reconnect probe: it fails by design while the server is away.
+    if (!u.pathname.startsWith('/api/') && u.pathname !== '/healthz' && u.hostname === '127.0.0.1') page.errors.push(`request failed: ${u.pathname} ${r.failure()?.errorText}`);
   });
   if (process.env.E2E_DEBUG) {
     const tag = opts.tag ?? 'page';

@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeEach } from 'vitest';
-import { Api, ApiError, ChatSocket, backoffDelay, errorText, newClientId, socketUrl, type PendingSend } from '../src/lib/api';
+import { Api, ApiError, ChatSocket, errorText, newClientId, socketUrl, type PendingSend, type ProbeResult } from '../src/lib/api';
 import type { Message, ServerFrame, User } from '../src/lib/types';
 import { SockWS } from './fakes';
 
@@ -115,18 +115,6 @@ describe('Api', () => {
 
 // --- helpers -------------------------------------------------------------------
 
-describe('backoffDelay', () => {
-  it('stays within [0, min(cap, base·2^(n-1))] (full jitter)', () => {
-    for (let n = 1; n < 40; n++) {
-      const hi = Math.min(30_000, 500 * 2 ** (n - 1));
-      expect(backoffDelay(n, () => 0)).toBe(0);
-      expect(backoffDelay(n, () => 0.999999)).toBeLessThanOrEqual(hi);
-      expect(backoffDelay(n, () => 0.999999)).toBeGreaterThanOrEqual(Math.floor(hi * 0.99));
-    }
-    expect(backoffDelay(100, () => 0.5)).toBe(15_000);
-  });
-});
-
 describe('newClientId', () => {
   it('is unique, short and printable', () => {
     const seen = new Set<string>();
@@ -169,6 +157,10 @@ class FakeWS extends SockWS {
   }
 }
 
+async function flush() {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
 function timers() {
   const q: { fn: () => void; ms: number; id: number }[] = [];
   let next = 1;
@@ -206,7 +198,7 @@ function msg(conversation_id: number, seq: number, over: Partial<Message> = {}):
   };
 }
 
-function setup(opts: { random?: () => number; stored?: PendingSend[] } = {}) {
+function setup(opts: { random?: () => number; stored?: PendingSend[]; probe?: () => Promise<ProbeResult> } = {}) {
   FakeWS.all = [];
   const t = timers();
   const frames: ServerFrame[] = [];
@@ -220,6 +212,7 @@ function setup(opts: { random?: () => number; stored?: PendingSend[] } = {}) {
     onState: (st) => states.push(st),
     onAuthLost: () => authLost++,
     random: opts.random ?? (() => 0.5),
+    probe: opts.probe ?? (() => Promise.resolve({ ok: true as const })),
     setTimer: t.set,
     clearTimer: t.clear,
     persist: { load: () => saved, save: (l) => (saved = [...l]) },
@@ -303,20 +296,77 @@ describe('ChatSocket', () => {
     expect(s.pending().map((p) => p.client_id)).toEqual(['same']);
   });
 
-  it('uses exponential backoff with full jitter, capped, and resets after ready', () => {
-    const { s, ws, t } = setup({ random: () => 0.999 });
+  it('retries quickly, then probes the health endpoint, and connects within a window once it answers', async () => {
+    const answers: ProbeResult[] = [{ ok: false }, { ok: false, retryAfter: 2 }, { ok: true }, { ok: true }];
+    let probes = 0;
+    const { s, ws, t, states } = setup({ random: () => 0.999, probe: () => Promise.resolve(answers[probes++]) });
     s.start();
-    const delays: number[] = [];
-    for (let i = 0; i < 10; i++) {
+    ws().open();
+    const sockets = FakeWS.all.length;
+    ws().drop(1006);
+    // Three quick attempts: uniform [0, 250·2^(n−1)] ms.
+    const quick: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      quick.push(t.runNext());
       ws().drop(1006);
-      delays.push(t.q[0].ms);
-      t.runNext();
     }
-    expect(delays).toEqual([499, 999, 1998, 3996, 7992, 15984, 29970, 29970, 29970, 29970]);
+    expect(quick).toEqual([249, 499, 999]);
+    expect(FakeWS.all.length).toBe(sockets + 3);
+    // Then a probe after uniform [500, 1500] ms, no socket: the server is not there.
+    expect(t.q.map((x) => x.ms)).toEqual([1499]);
+    t.runNext();
+    await flush();
+    expect(probes).toBe(1);
+    expect(FakeWS.all.length).toBe(sockets + 3);
+    expect(t.q.map((x) => x.ms)).toEqual([1499]); // probe again
+    t.runNext();
+    await flush();
+    // 503 with Retry-After: 2 → wait 2 s, spread over as much again.
+    expect(t.q.map((x) => x.ms)).toEqual([3998]);
+    t.runNext();
+    await flush();
+    // Answered: connect within [0, 2000] ms.
+    expect(t.q.map((x) => x.ms)).toEqual([1998]);
+    expect(FakeWS.all.length).toBe(sockets + 3);
+    t.runNext();
+    expect(FakeWS.all.length).toBe(sockets + 4);
+    expect(states.at(-1)).toBe('connecting');
+    // That connect fails too: probe, answered again, and the window doubles.
+    ws().drop(1006);
+    t.runNext();
+    await flush();
+    expect(t.q.map((x) => x.ms)).toEqual([3996]);
+    t.runNext();
     ws().open();
     expect(s.attempt).toBe(0);
+    expect(states.at(-1)).toBe('online');
+    // After ready the schedule starts over with a quick retry.
     ws().drop(1001);
-    expect(t.q[0].ms).toBe(499);
+    expect(t.q[0].ms).toBe(249);
+  });
+
+  it('a Retry during a probe connects at once and ignores the late answer', async () => {
+    let answer: (r: ProbeResult) => void = () => {};
+    const { s, ws, t } = setup({ probe: () => new Promise((r) => (answer = r)) });
+    s.start();
+    for (let i = 0; i < 4; i++) {
+      ws().drop(1006);
+      t.runNext();
+    }
+    const before = FakeWS.all.length; // the probe is in flight
+    s.retryNow();
+    expect(FakeWS.all.length).toBe(before + 1);
+    answer({ ok: true });
+    await flush();
+    expect(t.q.length).toBe(0);
+    expect(s.state).toBe('connecting');
+    // Forced while still connecting: the pending socket gives way to a fresh one.
+    const pending = ws();
+    s.retryNow(true);
+    expect(FakeWS.all.length).toBe(before + 2);
+    expect(pending.onclose).toBeNull();
+    ws().open();
+    expect(s.isOnline).toBe(true);
   });
 
   it('retryNow skips the wait', () => {

@@ -244,3 +244,59 @@ describe('fallback to Server-Sent Events', () => {
     expect(n.kind).toBe('websocket');
   });
 });
+
+describe('the reconnect schedule over the event stream', () => {
+  it('an SSE client that loses the server retries quickly, probes, and resumes by seq once it answers', async () => {
+    const n = net({ failuresBeforeFallback: 1 });
+    let probes = 0;
+    let up = false;
+    const cs = new ChatSocket({
+      url: 'ws://h/api/v1/ws',
+      onFrame: () => {},
+      WebSocketImpl: n.Impl,
+      random: () => 0,
+      probe: async () => {
+        probes++;
+        return up ? { ok: true } : { ok: false };
+      },
+    });
+    cs.subscribe(3, 41);
+    cs.start();
+    sockets[0].onclose?.({ code: 1006, reason: '' }); // the socket is blocked: SSE
+    vi.advanceTimersByTime(1);
+    const es = FakeES.all[0];
+    es.emit('stream', { stream_id: 's1' });
+    es.emit('message', { type: 'ready', user: me });
+    es.emit('message', { type: 'message', message: { id: 1, conversation_id: 3, seq: 42, sender: me, body: 'x', created_at: me.created_at, client_id: null } });
+    expect(cs.lastSeq(3)).toBe(42);
+    // The server goes away: the stream errors; quick retries (SSE, then WebSocket, ...) fail.
+    es.onerror?.({});
+    let made = sockets.length + FakeES.all.length;
+    for (let i = 0; i < 3; i++) {
+      vi.advanceTimersByTime(1); // random 0: quick retries at once
+      expect(sockets.length + FakeES.all.length).toBe(made + 1);
+      made++;
+      const lastES = FakeES.all.at(-1)!;
+      if (n.kind === 'sse' && !lastES.closed) lastES.onerror?.({});
+      else sockets.at(-1)!.onclose?.({ code: 1006, reason: '' });
+    }
+    // Now it probes instead of connecting, every 500 ms here.
+    vi.advanceTimersByTime(500);
+    await flush();
+    expect(probes).toBe(1);
+    vi.advanceTimersByTime(500);
+    await flush();
+    expect(probes).toBe(2);
+    expect(sockets.length + FakeES.all.length).toBe(made);
+    up = true;
+    vi.advanceTimersByTime(500);
+    await flush();
+    vi.advanceTimersByTime(1); // window 0 with random 0
+    expect(sockets.length + FakeES.all.length).toBe(made + 1);
+    const ws = sockets.at(-1)!;
+    ws.readyState = 1;
+    ws.onopen?.();
+    ws.frame({ type: 'ready', user: me });
+    expect(ws.sent).toContainEqual({ type: 'subscribe', conversation_id: 3, after_seq: 42 });
+  });
+});

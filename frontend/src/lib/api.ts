@@ -3,6 +3,7 @@
 // of pending sends that are resent with the same client_id (docs/api.md).
 
 import { refusalText, readableTimes } from './refusal';
+import { afterFailure, connectWindow, healthUrl, probeDelay, retryAfterDelay, SCHEDULE, type Schedule } from './reconnect';
 import { t } from './i18n.svelte';
 import type {
   Attachment,
@@ -469,14 +470,6 @@ export function newClientId(): string {
   return 'w' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
-// --- backoff ------------------------------------------------------------------
-
-/** Exponential backoff with full jitter: uniform in [0, min(cap, base·2^(attempt-1))]. */
-export function backoffDelay(attempt: number, random: () => number, base = 500, cap = 30_000): number {
-  const exp = Math.min(cap, base * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
-  return Math.floor(random() * exp);
-}
-
 // --- WebSocket ------------------------------------------------------------------
 
 export type ConnState = 'connecting' | 'online' | 'offline' | 'stopped';
@@ -551,8 +544,29 @@ export interface SocketOptions {
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (t: unknown) => void;
-  baseDelay?: number;
-  maxDelay?: number;
+  /** The reconnect schedule (reconnect.json); tests shorten it. */
+  schedule?: Schedule;
+  /** The health probe used while the server is away (default: GET /healthz of the socket's host). */
+  probe?: () => Promise<ProbeResult>;
+}
+
+/** What a health probe found: the server answers, asks to wait (503 Retry-After, seconds), or is not there. */
+export type ProbeResult = { ok: true } | { ok: false; retryAfter?: number };
+
+/** GET /healthz: tiny, unauthenticated, answered without touching the store. */
+export async function probeHealth(url: string, timeoutMs: number, fetchImpl: FetchLike = (i, init) => fetch(i, init)): Promise<ProbeResult> {
+  const ctl = typeof AbortController === 'function' ? new AbortController() : null;
+  const timer = ctl ? setTimeout(() => ctl.abort(), timeoutMs) : null;
+  try {
+    const res = await fetchImpl(url, { cache: 'no-store', credentials: 'omit', signal: ctl?.signal });
+    if (res.ok) return { ok: true };
+    const ra = res.headers.get('Retry-After');
+    return res.status === 503 && ra && /^\d+$/.test(ra) ? { ok: false, retryAfter: Number(ra) } : { ok: false };
+  } catch {
+    return { ok: false };
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+  }
 }
 
 const OPEN = 1;
@@ -566,8 +580,12 @@ export class ChatSocket {
   private readonly subs = new Map<number, number>();
   private outbox: PendingSend[] = [];
   private ready = false;
-  private readonly o: Required<Omit<SocketOptions, 'persist' | 'onAuthLost' | 'onState'>> &
-    Pick<SocketOptions, 'persist' | 'onAuthLost' | 'onState'>;
+  /** Health probes answered since the last `ready` (widens the connect window). */
+  private answered = 0;
+  /** Bumped whenever a pending probe's answer must be ignored (retryNow, stop, a new schedule). */
+  private probeGen = 0;
+  private readonly o: Required<Omit<SocketOptions, 'persist' | 'onAuthLost' | 'onState' | 'probe'>> &
+    Pick<SocketOptions, 'persist' | 'onAuthLost' | 'onState' | 'probe'>;
 
   constructor(opts: SocketOptions) {
     this.o = {
@@ -575,8 +593,7 @@ export class ChatSocket {
       random: Math.random,
       setTimer: (fn, ms) => setTimeout(fn, ms),
       clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
-      baseDelay: 500,
-      maxDelay: 30_000,
+      schedule: SCHEDULE,
       ...opts,
     };
     this.outbox = this.o.persist?.load() ?? [];
@@ -606,9 +623,24 @@ export class ChatSocket {
     this.subs.clear();
   }
 
-  /** Reconnects now instead of waiting for the backoff timer (browser came back online, "Retry" button). */
-  retryNow(): void {
-    if (this.state !== 'offline') return;
+  /**
+   * Reconnects now instead of waiting for the schedule (browser came back online,
+   * page visible again). With force (the "Retry" button) an attempt still
+   * opening is abandoned for a fresh one too.
+   */
+  retryNow(force = false): void {
+    if (this.state === 'connecting' && force && !this.ready) {
+      const ws = this.ws;
+      this.ws = null;
+      if (ws) {
+        ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null;
+        try {
+          ws.close(1000, 'retry');
+        } catch {
+          /* not open yet */
+        }
+      }
+    } else if (this.state !== 'offline') return;
     this.clearTimers();
     this.connect();
   }
@@ -691,6 +723,7 @@ export class ChatSocket {
   }
 
   private clearTimers(): void {
+    this.probeGen++;
     if (this.timer !== null) this.o.clearTimer(this.timer);
     if (this.retryTimer !== null) this.o.clearTimer(this.retryTimer);
     this.timer = this.retryTimer = null;
@@ -738,12 +771,42 @@ export class ChatSocket {
     };
   }
 
+  /**
+   * After an attempt ended without `ready` (docs/api.md, "Reconnect schedule"):
+   * quick retries first; then probe GET /healthz until the server answers, and
+   * connect within a jittered window that widens each time a probe answered but
+   * the connection still failed.
+   */
   private scheduleReconnect(code: number): void {
     if (this.state === 'stopped') return;
     this.attempt++;
-    const delay = backoffDelay(this.attempt, this.o.random, this.o.baseDelay, this.o.maxDelay);
-    this.setState('offline', { delay, code });
-    this.timer = this.o.setTimer(() => this.connect(), delay);
+    const step = afterFailure(this.attempt, this.o.random, this.o.schedule);
+    this.setState('offline', { delay: step.delay, code });
+    this.timer = this.o.setTimer(() => (step.kind === 'connect' ? this.connect() : this.probe()), step.delay);
+  }
+
+  private probe(): void {
+    this.timer = null;
+    if (this.state !== 'offline') return;
+    const gen = ++this.probeGen;
+    const run = this.o.probe ?? (() => probeHealth(healthUrl(this.url()), this.o.schedule.probe_timeout_ms));
+    void run()
+      .catch((): ProbeResult => ({ ok: false }))
+      .then((r) => {
+        if (gen !== this.probeGen || this.state !== 'offline') return;
+        let delay: number;
+        let next: () => void;
+        if (r.ok) {
+          this.answered++;
+          delay = connectWindow(this.answered, this.o.random, this.o.schedule);
+          next = () => this.connect();
+        } else {
+          delay = r.retryAfter !== undefined ? retryAfterDelay(r.retryAfter, this.o.random, this.o.schedule) : probeDelay(this.o.random, this.o.schedule);
+          next = () => this.probe();
+        }
+        this.setState('offline', { delay });
+        this.timer = this.o.setTimer(next, delay);
+      });
   }
 
   private handle(f: ServerFrame): void {
@@ -752,6 +815,7 @@ export class ChatSocket {
         this.ready = true;
         this.ownerId = f.user?.id ?? null;
         this.attempt = 0;
+        this.answered = 0;
         this.setState('online');
         // Resume every subscription from its last seen seq, then resend the outbox
         // with the same client_ids: the server acks a stored one again, stores nothing twice.
