@@ -41,7 +41,7 @@ func printNextStep(w io.Writer, srv *server.Server) {
 	}
 	who := "the professor's account was created"
 	if u := srv.Chat().FirstRunAdmin(); u.ID != 0 {
-		who = fmt.Sprintf("professor %q is signed in in that browser", u.Username)
+		who = fmt.Sprintf("professor %q is signed in", u.Username)
 	}
 	fmt.Fprintf(w, "\nClass %q is set up; %s.\n", set.Name, who)
 	fmt.Fprintf(w, "  Professor: sign in at %s (the console shows the QR code, the class code and who is online).\n", srv.LocalURL())
@@ -51,12 +51,14 @@ func printNextStep(w io.Writer, srv *server.Server) {
 			lan = append(lan, u)
 		}
 	}
-	if len(lan) == 0 {
-		fmt.Fprintf(w, "  Students: this machine has no network address yet; on the class network they open its address with class code %s.\n", set.JoinCode)
-		return
+	join, note := srv.LocalURL(), ""
+	if len(lan) > 0 {
+		join = lan[0]
+	} else {
+		note = "  (This server is reachable from this machine only: for the class network start it with --addr 0.0.0.0:PORT.)\n"
 	}
-	fmt.Fprintf(w, "  Students: open %s?code=%s\n", lan[0], set.JoinCode)
-	fmt.Fprintf(w, "            (or %s and type the class code %s).\n", lan[0], set.JoinCode)
+	fmt.Fprintf(w, "  Students: open %s?code=%s\n", join, set.JoinCode)
+	fmt.Fprintf(w, "            or %s and type the class code %s.\n%s", join, set.JoinCode, note)
 }
 
 // shellQuote quotes a path for copying into a shell when it needs it.
