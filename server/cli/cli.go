@@ -26,7 +26,7 @@ const usage = `Team Chat — classroom chat
 
 Usage:
   teamchat                          desktop app, host mode (falls back to serve without a display)
-  teamchat serve [--addr HOST:PORT] [--data DIR] [--no-mdns] [--origin URL]...
+  teamchat serve [--addr HOST:PORT] [--data DIR] [--no-mdns] [--origin URL]...   (empty data dir: prints a one-time setup code for the browser)
   teamchat join [URL]               desktop app, client mode
   teamchat user add --data DIR --username U --role admin|user [--display-name N]   (password: one line on stdin)
   teamchat user passwd --data DIR --username U                                    (password: one line on stdin)
