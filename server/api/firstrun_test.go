@@ -149,11 +149,24 @@ func TestFirstRunWrongCodesRateLimited(t *testing.T) {
 	if err := try("2001:db8:1:2:ffff::9", code); !errors.Is(err, model.ErrRateLimited) {
 		t.Fatalf("another address of the same /64: %v", err)
 	}
-	if err := try("::ffff:10.0.0.1", "WRONGWRONG"); !errors.Is(err, model.ErrForbidden) { // a mapped IPv4 is its IPv4
-		t.Fatal(err)
+	for i := range 5 { // link-local addresses with a zone: one /64 too
+		if err := try(fmt.Sprintf("fe80::%x%%eth0", i+1), "WRONGWRONG"); !errors.Is(err, model.ErrForbidden) {
+			t.Fatalf("link-local wrong %d: %v", i, err)
+		}
 	}
-	// ... and many addresses share one cap over all (5 above count too).
-	n := 5 + 1
+	if err := try("fe80::99%wlan0", code); !errors.Is(err, model.ErrRateLimited) {
+		t.Fatalf("another link-local address: %v", err)
+	}
+	for range 5 { // an IPv4-mapped IPv6 address is its IPv4
+		if err := try("10.0.0.1", "WRONGWRONG"); !errors.Is(err, model.ErrForbidden) {
+			t.Fatal(err)
+		}
+	}
+	if err := try("::ffff:10.0.0.1", code); !errors.Is(err, model.ErrRateLimited) {
+		t.Fatalf("mapped form of a blocked IPv4: %v", err)
+	}
+	// ... and many addresses share one cap over all (the 15 above count too).
+	n := 15
 	for a := 2; n < 30; a++ {
 		for range 5 {
 			if n == 30 {

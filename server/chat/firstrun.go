@@ -6,7 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"math/big"
-	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -100,16 +100,19 @@ func normalizeSetupCode(s string) string {
 }
 
 // setupSource is the key wrong codes are counted under: the IPv4 address, or
-// the IPv6 /64 (one host typically holds a whole /64).
+// the IPv6 /64 (one host typically holds a whole /64; link-local zones and
+// IPv4-mapped forms are folded, so they cannot make new sources either).
 func setupSource(addr string) (key string, loopback bool) {
-	ip := net.ParseIP(addr)
-	if ip == nil {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
 		return "s:" + addr, false
 	}
-	if v4 := ip.To4(); v4 != nil {
-		return "s:" + v4.String(), v4.IsLoopback()
+	a = a.WithZone("").Unmap()
+	if a.Is4() {
+		return "s:" + a.String(), a.IsLoopback()
 	}
-	return "s:" + ip.Mask(net.CIDRMask(64, 128)).String() + "/64", ip.IsLoopback()
+	p, _ := a.Prefix(64)
+	return "s:" + p.String(), a.IsLoopback()
 }
 
 // OpenFirstRun makes a setup code when no admin exists and returns it
