@@ -184,3 +184,23 @@ func TestHeadlessFirstRunSetup(t *testing.T) {
 		t.Fatalf("set-up class printed a first run:\n%s", s.out)
 	}
 }
+
+// The command-line alternative while the server waits for its setup: the
+// account made by `teamchat user add` ends the browser setup, and the
+// terminal prints the next step.
+func TestHeadlessFirstRunEndsWithUserAdd(t *testing.T) {
+	data := t.TempDir()
+	s := serveKeepingOutput(t, data)
+	code := s.waitFor(t, setupCodeRE)[1]
+	addUser(t, data, "prof", "admin")
+	s.waitFor(t, regexp.MustCompile(`Class "Team Chat" is set up; the professor's account was created\.`))
+	s.waitFor(t, regexp.MustCompile(`Students: open \S+\?code=\S+`))
+	c := &http.Client{Timeout: 30 * time.Second}
+	if st, _ := getJSON(t, c, s.url+"/api/v1/setup"); st != 404 {
+		t.Fatalf("setup after user add: %d", st)
+	}
+	if st, m := postSetup(t, c, s.url, code); st != 409 {
+		t.Fatalf("setup code after user add: %d %v", st, m)
+	}
+	token(t, s.url, "prof") // the account signs in
+}
