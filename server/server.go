@@ -171,6 +171,22 @@ func (s *Server) Setup(ctx context.Context, className, username, displayName, pa
 	return s.chat.SetupFirstAdmin(ctx, className, username, displayName, password)
 }
 
+// OpenFirstRun makes the headless first run's one-time setup code while no
+// admin exists ("" once one does); the browser setup needs it. The desktop
+// host does not call it: its window sets the class up before Start.
+func (s *Server) OpenFirstRun(ctx context.Context) (string, error) {
+	return s.chat.OpenFirstRun(ctx)
+}
+
+// FirstRunDone is closed when the first-run setup is over (nil if none was opened).
+func (s *Server) FirstRunDone() <-chan struct{} { return s.chat.FirstRunDone() }
+
+// FirstRunPending reports whether the setup is still open (an admin made with
+// `teamchat user add` meanwhile closes it).
+func (s *Server) FirstRunPending(ctx context.Context) (bool, error) {
+	return s.chat.FirstRunPending(ctx)
+}
+
 // HostAdmin is the first enabled admin (the desktop host signs in as it).
 func (s *Server) HostAdmin(ctx context.Context) (model.User, error) {
 	return s.store.FirstAdmin(ctx)

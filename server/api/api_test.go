@@ -196,6 +196,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		"POST /api/v1/auth/token": true, "POST /api/v1/auth/refresh": true, "POST /api/v1/auth/revoke": true,
 		"POST /api/v1/auth/register": true, "POST /api/v1/auth/guest": true, "GET /api/v1/ws": true,
 		"GET /healthz": true, "GET /api/v1/openapi.json": true, "GET /api/docs": true,
+		"GET /api/v1/setup": true, "POST /api/v1/setup": true,
 	}
 	for _, route := range api.RoutesForTest() {
 		method, path, _ := strings.Cut(route, " ")

@@ -96,6 +96,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/auth/register":  {public: true, path: fixed("/api/v1/auth/register"), body: body(map[string]any{"username": "x", "password": "x", "display_name": "x", "join_code": "x"})},
 		"POST /api/v1/auth/guest":     {public: true, path: fixed("/api/v1/auth/guest"), body: body(map[string]any{"display_name": "x", "join_code": "WRONG"})},
 		"GET /api/v1/ws":              {public: true, path: fixed("/api/v1/ws"), body: none},
+		// First-run setup: the class has an admin, so both refuse every caller (firstrun_test.go covers the open setup).
+		"GET /api/v1/setup":  {path: fixed("/api/v1/setup"), body: none, expect: map[string]int{"*": 404}},
+		"POST /api/v1/setup": {path: fixed("/api/v1/setup"), body: body(map[string]any{"setup_code": "WRONG", "class_name": "x", "username": "xyz", "password": "long enough pw"}), expect: map[string]int{"*": 409}},
 		// The event stream would stay open: a bad parameter shows the decision without streaming.
 		"GET /api/v1/events":              {path: fixed("/api/v1/events?subscribe=x"), body: none, expect: signedIn(400)},
 		"POST /api/v1/events/{stream_id}": {path: fixed("/api/v1/events/ended"), body: body(map[string]any{"type": "ping"}), expect: signedIn(404)},

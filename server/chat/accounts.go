@@ -294,6 +294,7 @@ func (s *Service) SetupFirstAdmin(ctx context.Context, className, username, disp
 	u, err := s.st.CreateFirstAdmin(ctx, store.NewUser{Username: username, DisplayName: displayName, Role: model.RoleAdmin, PasswordHash: hash}, className)
 	if err == nil {
 		s.forgetMembers(0)
+		s.audit(ctx, &u, AuditUserCreate, "user", u.ID, map[string]any{"username": u.Username, "role": u.Role, "first_run": true})
 	}
 	return u, err
 }

@@ -67,6 +67,7 @@ type Service struct {
 	signin  signInLimits // signin.go
 	codes   *auth.FailureLimiter
 	tickets *ticketBook
+	first   firstRun // firstrun.go
 
 	stop chan struct{}
 	bg   sync.WaitGroup

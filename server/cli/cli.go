@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"teamchat/server"
 	"teamchat/server/chat"
@@ -25,7 +26,7 @@ const usage = `Team Chat — classroom chat
 
 Usage:
   teamchat                          desktop app, host mode (falls back to serve without a display)
-  teamchat serve [--addr HOST:PORT] [--data DIR] [--no-mdns] [--origin URL]...
+  teamchat serve [--addr HOST:PORT] [--data DIR] [--no-mdns] [--origin URL]...   (empty data dir: prints a one-time setup code for the browser)
   teamchat join [URL]               desktop app, client mode
   teamchat user add --data DIR --username U --role admin|user [--display-name N]   (password: one line on stdin)
   teamchat user passwd --data DIR --username U                                    (password: one line on stdin)
@@ -129,6 +130,11 @@ func RunServer(cfg config.Config, stdout, stderr io.Writer) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	setupCode, err := srv.OpenFirstRun(context.Background()) // before Start: the page finds the setup open (firstrun.go)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		return err
+	}
 	if err := srv.Start(); err != nil {
 		_ = srv.Shutdown(context.Background())
 		return err
@@ -137,12 +143,31 @@ func RunServer(cfg config.Config, stdout, stderr io.Writer) error {
 	for _, u := range srv.URLs() {
 		fmt.Fprintf(stdout, "  on the network: %s\n", u)
 	}
+	var setupDone <-chan struct{}
+	var poll <-chan time.Time
+	if setupCode != "" {
+		printFirstRun(stdout, srv, setupCode, cfg.DataDir)
+		setupDone = srv.FirstRunDone()
+		t := time.NewTicker(firstRunPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	var serveErr error
-	select {
-	case sig := <-sigs:
-		log.Info("shutting down", "signal", sig.String())
-	case serveErr = <-srv.Done():
-		log.Error("server stopped", "err", serveErr)
+wait:
+	for {
+		select {
+		case sig := <-sigs:
+			log.Info("shutting down", "signal", sig.String())
+			break wait
+		case serveErr = <-srv.Done():
+			log.Error("server stopped", "err", serveErr)
+			break wait
+		case <-poll:
+			_, _ = srv.FirstRunPending(context.Background()) // an admin from `teamchat user add` ends the setup
+		case <-setupDone:
+			setupDone, poll = nil, nil
+			printNextStep(stdout, srv)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()

@@ -22,6 +22,7 @@ import { NetTransport, type TransportKind } from './transport';
 import { t } from './i18n.svelte';
 import { refusalText } from './refusal';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
+import { submitSetup, type SetupInput } from './setup';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
@@ -250,6 +251,14 @@ export class ChatApp {
 
   async joinAsGuest(displayName: string, code: string): Promise<void> {
     await this.enter(await this.api.guest(displayName.trim(), code.trim()));
+  }
+
+  /** First run: create the class and the professor with the terminal's setup code, then open the console. */
+  async completeSetup(input: SetupInput): Promise<void> {
+    const s = await submitSetup(this.api, input);
+    if (this.info) this.info = { ...this.info, name: input.class_name.trim(), setup_required: false };
+    history.replaceState(history.state, '', location.pathname + location.search + '#console');
+    await this.enter(s);
   }
 
   async logout(): Promise<void> {

@@ -141,6 +141,8 @@ export interface ServerInfo {
   session?: ClassSessionInfo | null;
   /** Not in /info as written; honoured when a server sends it (15 is assumed otherwise). */
   edit_window_minutes?: number;
+  /** The headless server's first run: no professor yet, the setup form replaces sign-in (lib/setup.ts). */
+  setup_required?: boolean;
 }
 
 /** A class session as /info and frames carry it. */
