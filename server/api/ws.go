@@ -96,12 +96,12 @@ func (b wsBackend) LastSeq(ctx context.Context, conv int64) (int64, error) {
 // subscribeError refuses a subscribe, naming its conversation.
 func subscribeError(c *realtime.Client, err error, conv int64) {
 	_, code, msg := ErrorStatus(err)
-	c.SendFrame(realtime.ErrorFrame{Type: "error", Code: code, Message: msg, ConversationID: conv})
+	c.SendFrame(realtime.ErrorFrame{Type: "error", Code: code, Message: msg, ConversationID: conv, RetryAfter: retryAfter(err)})
 }
 
 func frameError(c *realtime.Client, err error, clientID string) {
 	_, code, msg := ErrorStatus(err)
-	c.SendError(code, msg, clientID)
+	c.SendFrame(realtime.ErrorFrame{Type: "error", Code: code, Message: msg, ClientID: clientID, RetryAfter: retryAfter(err)})
 }
 
 // HandleFrame runs one frame; authorization is the chat service's, as for REST,

@@ -84,6 +84,9 @@ type (
 		ClientID string `json:"client_id,omitempty"`
 		// ConversationID: the conversation of a refused subscribe.
 		ConversationID int64 `json:"conversation_id,omitempty"`
+		// RetryAfter: seconds to wait before trying again (REST's Retry-After),
+		// with rate_limited and unavailable.
+		RetryAfter int `json:"retry_after,omitempty"`
 	}
 )
 
