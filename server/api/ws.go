@@ -152,12 +152,12 @@ func (b wsBackend) HandleFrame(ctx context.Context, c *realtime.Client, f realti
 		}
 		clientID := f.ClientID
 		d := chat.Draft{ClientID: clientID, Body: f.Body, ReplyTo: f.ReplyTo, AttachmentIDs: f.AttachmentIDs}
-		err := b.svc.PostAsync(ctx, user, f.ConversationID, d, func(res store.AppendResult) {
+		err := b.svc.PostAsync(ctx, user, f.ConversationID, d, func(res store.AppendResult, encoded []byte) {
 			if res.Err != nil {
 				frameError(c, res.Err, clientID)
 				return
 			}
-			c.SendFrame(realtime.AckFrame{Type: "ack", ClientID: clientID, Message: res.Message})
+			c.SendAck(clientID, encoded)
 		})
 		if err != nil {
 			frameError(c, err, clientID)

@@ -299,6 +299,12 @@ func (c *Client) deliverActivity(conv, seq int64) {
 // SendFrame queues any frame for this connection.
 func (c *Client) SendFrame(v any) { c.deliver(&outItem{data: Encode(v)}) }
 
+// SendAck queues the ack of a send, around its message already encoded
+// (EncodeMessage).
+func (c *Client) SendAck(clientID string, encoded []byte) {
+	c.deliver(&outItem{data: AckFrameJSON(clientID, encoded)})
+}
+
 // SendError queues an error frame.
 func (c *Client) SendError(code, msg, clientID string) {
 	c.SendFrame(ErrorFrame{Type: "error", Code: code, Message: msg, ClientID: clientID})
@@ -416,6 +422,17 @@ func onFreshStack(f func()) {
 // a known type and no unknown fields.
 func DecodeInbound(data []byte) (Inbound, error) {
 	var f Inbound
+	if json.Valid(data) {
+		// The common case, without a streaming decoder: one valid value, so
+		// no trailing data, and only known keys, spelled exactly.
+		if err := strictjson.CheckValidKeys(data, &f); err != nil {
+			return f, errors.New("malformed frame: " + err.Error())
+		}
+		if err := json.Unmarshal(data, &f); err != nil {
+			return f, errors.New("malformed frame: want one JSON object with known fields")
+		}
+		return checkInbound(f)
+	}
 	if err := strictjson.CheckKeys(data, &f); err != nil {
 		return f, errors.New("malformed frame: " + err.Error())
 	}
@@ -427,6 +444,10 @@ func DecodeInbound(data []byte) (Inbound, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return f, errors.New("malformed frame: trailing data after the JSON object")
 	}
+	return checkInbound(f)
+}
+
+func checkInbound(f Inbound) (Inbound, error) {
 	switch f.Type {
 	case "auth", "subscribe", "unsubscribe", "send", "typing", "read", "ping":
 	case "":
