@@ -333,7 +333,7 @@ func (c *Client) readPump(authed bool) {
 		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
 	for {
-		mt, data, err := c.conn.ReadMessage()
+		mt, data, buf, err := readMessage(c.conn)
 		if err != nil {
 			switch {
 			case errors.Is(err, websocket.ErrReadLimit):
@@ -354,10 +354,32 @@ func (c *Client) readPump(authed bool) {
 		}
 		stop := false
 		onFreshStack(func() { stop = c.handleInbound(data, &authed) })
+		readBufs.Put(buf) // decoding copied what it keeps
 		if stop {
 			return
 		}
 	}
+}
+
+// readBufs hold one inbound message while it is decoded: a connection
+// reads into a buffer of the pool rather than a new one per message, and
+// holds none while idle.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readMessage is conn.ReadMessage into a pooled buffer, which the caller puts
+// back once done with data.
+func readMessage(conn *websocket.Conn) (int, []byte, *bytes.Buffer, error) {
+	mt, r, err := conn.NextReader()
+	if err != nil {
+		return mt, nil, nil, err
+	}
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		readBufs.Put(buf)
+		return mt, nil, nil, err
+	}
+	return mt, buf.Bytes(), buf, nil
 }
 
 // handleInbound decodes and runs one client frame; true ends the connection.

@@ -28,6 +28,7 @@ const durableSenders, durableWindow = 40, 32
 
 type durableResult struct {
 	rate, cpu     float64
+	driverCPU     float64 // the load driver's own CPU, same window (it shares the cores)
 	rss           int64
 	acked, stored int
 	refused       int64 // error frames (e.g. unavailable) answered instead of an ack
@@ -76,6 +77,7 @@ func scenarioB(bin, baseline, root string, dur time.Duration) error {
 		func(d durableResult) string { return fmt.Sprintf("**%.0f msgs/s**", d.rate) })
 	row("ratio to the raw rate", func(d durableResult) string { return fmt.Sprintf("%.2f×", d.rate/raw) })
 	row("server CPU / RSS", func(d durableResult) string { return fmt.Sprintf("%.0f %% / %.1f MiB", d.cpu, float64(d.rss)/(1<<20)) })
+	row("load driver CPU (same cores)", func(d durableResult) string { return fmt.Sprintf("%.0f %%", d.driverCPU) })
 	row("server CPU per acked message", func(d durableResult) string {
 		return fmt.Sprintf("%.0f µs", d.cpu/100*d.elapsed.Seconds()*1e6/(d.rate*d.elapsed.Seconds()))
 	})
@@ -190,11 +192,14 @@ func durableRun(bin, root, label string, dur time.Duration) (durableResult, erro
 		}()
 	}
 	cpu0, _ := procStat(s.cmd.Process.Pid)
+	self0, _ := procStat(os.Getpid())
 	t0 := time.Now()
 	time.Sleep(dur)
 	n := acked.Load() - atStart
 	r.elapsed = time.Since(t0)
 	cpu1, rss := procStat(s.cmd.Process.Pid)
+	self1, _ := procStat(os.Getpid())
+	r.driverCPU = 100 * float64(self1-self0) / float64(r.elapsed)
 	if pp != "" {
 		name := filepath.Join(profileDir, strings.ReplaceAll(strings.ToLower(label), " ", "-")+".b.allocs.pprof")
 		if err := fetchTo("http://"+pp+"/debug/pprof/allocs", name); err != nil {
