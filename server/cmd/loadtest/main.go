@@ -250,6 +250,7 @@ func run(bin, baseline, root string, dur time.Duration, peerBin, only string) er
 					continue
 				}
 				if err := st.run(); err != nil {
+					rs.print() // what was measured before it stays
 					return fmt.Errorf("%s: %w", st.name, err)
 				}
 			}
