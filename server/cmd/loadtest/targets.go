@@ -347,7 +347,13 @@ func centrifugoFactory(bin, root string) targetFactory {
 			}},
 		}
 		b, _ := json.MarshalIndent(cfg, "", "  ")
-		cfgFile := filepath.Join(dir, "config.json")
+		// Absolute: Centrifugo runs in dir and reads a relative path from
+		// there; a config it cannot find is silently replaced by its
+		// defaults (port 8000 on every interface).
+		cfgFile, err := filepath.Abs(filepath.Join(dir, "config.json"))
+		if err != nil {
+			return nil, err
+		}
 		if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
 			return nil, err
 		}
