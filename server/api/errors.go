@@ -109,11 +109,20 @@ func ErrorStatus(err error) (int, string, string) {
 	return http.StatusInternalServerError, "internal", "internal error"
 }
 
-func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, code, msg := ErrorStatus(err)
+// retryAfter is the Retry-After of an error in whole seconds (0: none):
+// rate limits and a busy writer say when to try again.
+func retryAfter(err error) int {
 	var de *model.Error
 	if errors.As(err, &de) && de.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(de.RetryAfter.Seconds()))))
+		return int(math.Ceil(de.RetryAfter.Seconds()))
+	}
+	return 0
+}
+
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := ErrorStatus(err)
+	if s := retryAfter(err); s > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(s))
 	}
 	if status >= 500 {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)

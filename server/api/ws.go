@@ -96,12 +96,12 @@ func (b wsBackend) LastSeq(ctx context.Context, conv int64) (int64, error) {
 // subscribeError refuses a subscribe, naming its conversation.
 func subscribeError(c *realtime.Client, err error, conv int64) {
 	_, code, msg := ErrorStatus(err)
-	c.SendFrame(realtime.ErrorFrame{Type: "error", Code: code, Message: msg, ConversationID: conv})
+	c.SendFrame(realtime.ErrorFrame{Type: "error", Code: code, Message: msg, ConversationID: conv, RetryAfter: retryAfter(err)})
 }
 
 func frameError(c *realtime.Client, err error, clientID string) {
 	_, code, msg := ErrorStatus(err)
-	c.SendError(code, msg, clientID)
+	c.SendFrame(realtime.ErrorFrame{Type: "error", Code: code, Message: msg, ClientID: clientID, RetryAfter: retryAfter(err)})
 }
 
 // HandleFrame runs one frame; authorization is the chat service's, as for REST,
@@ -152,12 +152,12 @@ func (b wsBackend) HandleFrame(ctx context.Context, c *realtime.Client, f realti
 		}
 		clientID := f.ClientID
 		d := chat.Draft{ClientID: clientID, Body: f.Body, ReplyTo: f.ReplyTo, AttachmentIDs: f.AttachmentIDs}
-		err := b.svc.PostAsync(ctx, user, f.ConversationID, d, func(res store.AppendResult) {
+		err := b.svc.PostAsync(ctx, user, f.ConversationID, d, func(res store.AppendResult, encoded []byte) {
 			if res.Err != nil {
 				frameError(c, res.Err, clientID)
 				return
 			}
-			c.SendFrame(realtime.AckFrame{Type: "ack", ClientID: clientID, Message: res.Message})
+			c.SendAck(clientID, encoded)
 		})
 		if err != nil {
 			frameError(c, err, clientID)

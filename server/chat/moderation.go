@@ -302,7 +302,7 @@ func (s *Service) Announce(ctx context.Context, actor model.User, body string) (
 	results := make(chan store.AppendResult, len(ids))
 	queued := 0
 	for _, id := range ids {
-		if err := s.enqueue(store.Append{ConversationID: id, SenderID: actor.ID, Body: body}, func(r store.AppendResult) { results <- r }); err != nil {
+		if err := s.enqueue(store.Append{ConversationID: id, SenderID: actor.ID, Body: body}, func(r store.AppendResult, _ []byte) { results <- r }); err != nil {
 			if queued == 0 {
 				return nil, err
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"teamchat/server/model"
+	"teamchat/server/realtime"
 	"teamchat/server/store"
 )
 
@@ -14,7 +15,7 @@ const maxBatch = 512
 
 type sendReq struct {
 	a    store.Append
-	done func(store.AppendResult)
+	done func(store.AppendResult, []byte)
 }
 
 // Draft is a message as a client sends it.
@@ -32,7 +33,7 @@ const MaxAttachments = 10
 // the same client_id was already stored (the stored message is returned).
 func (s *Service) Post(ctx context.Context, actor model.User, convID int64, d Draft) (model.Message, bool, error) {
 	ch := make(chan store.AppendResult, 1)
-	if err := s.PostAsync(ctx, actor, convID, d, func(r store.AppendResult) { ch <- r }); err != nil {
+	if err := s.PostAsync(ctx, actor, convID, d, func(r store.AppendResult, _ []byte) { ch <- r }); err != nil {
 		return model.Message{}, false, err
 	}
 	// Wait for the commit even if the request is cancelled: the write itself
@@ -42,8 +43,10 @@ func (s *Service) Post(ctx context.Context, actor model.User, convID int64, d Dr
 }
 
 // PostAsync validates a message and queues it for the group committer; done
-// runs after the commit (or failure) from the committer goroutine and must not block.
-func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64, d Draft, done func(store.AppendResult)) error {
+// runs after the commit (or failure) from the committer goroutine and must not
+// block. With the message it gets its JSON (realtime.EncodeMessage), encoded
+// once for the ack and the fan-out.
+func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64, d Draft, done func(store.AppendResult, []byte)) error {
 	if len(d.AttachmentIDs) > MaxAttachments {
 		return model.Invalid("attachment_ids: at most %d files per message", MaxAttachments)
 	}
@@ -81,7 +84,7 @@ func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64,
 }
 
 // enqueue hands a checked message to the group committer.
-func (s *Service) enqueue(a store.Append, done func(store.AppendResult)) error {
+func (s *Service) enqueue(a store.Append, done func(store.AppendResult, []byte)) error {
 	s.stopMu.RLock()
 	defer s.stopMu.RUnlock()
 	if s.stopped {
@@ -147,15 +150,19 @@ func (s *Service) deliver(c committedBatch) {
 			s.log.Error("storing messages failed", "err", res.Err, "batch", len(c.batch))
 			res.Err = &model.Error{Kind: model.ErrUnavailable, Msg: "the message could not be stored; try again"}
 		}
+		var encoded []byte
+		if res.Err == nil {
+			encoded = realtime.EncodeMessage(res.Message)
+		}
 		if res.Created {
 			ids, err := s.memberIDs(context.Background(), res.Message.ConversationID)
 			if err != nil {
 				s.log.Error("member lookup failed", "err", err)
 			}
-			s.hub.PublishMessage(res.Message, ids)
+			s.hub.PublishEncodedMessage(res.Message, encoded, ids)
 			s.publishMentions(res.Message) // features.go
 		}
-		c.batch[i].done(res)
+		c.batch[i].done(res, encoded)
 		s.flagAfterCommit(res) // keyword flags (flags.go), after the ack
 	}
 }

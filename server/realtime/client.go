@@ -299,6 +299,12 @@ func (c *Client) deliverActivity(conv, seq int64) {
 // SendFrame queues any frame for this connection.
 func (c *Client) SendFrame(v any) { c.deliver(&outItem{data: Encode(v)}) }
 
+// SendAck queues the ack of a send, around its message already encoded
+// (EncodeMessage).
+func (c *Client) SendAck(clientID string, encoded []byte) {
+	c.deliver(&outItem{data: AckFrameJSON(clientID, encoded)})
+}
+
 // SendError queues an error frame.
 func (c *Client) SendError(code, msg, clientID string) {
 	c.SendFrame(ErrorFrame{Type: "error", Code: code, Message: msg, ClientID: clientID})
@@ -327,7 +333,7 @@ func (c *Client) readPump(authed bool) {
 		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
 	for {
-		mt, data, err := c.conn.ReadMessage()
+		mt, data, buf, err := readMessage(c.conn)
 		if err != nil {
 			switch {
 			case errors.Is(err, websocket.ErrReadLimit):
@@ -348,10 +354,32 @@ func (c *Client) readPump(authed bool) {
 		}
 		stop := false
 		onFreshStack(func() { stop = c.handleInbound(data, &authed) })
+		readBufs.Put(buf) // decoding copied what it keeps
 		if stop {
 			return
 		}
 	}
+}
+
+// readBufs hold one inbound message while it is decoded: a connection
+// reads into a buffer of the pool rather than a new one per message, and
+// holds none while idle.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readMessage is conn.ReadMessage into a pooled buffer, which the caller puts
+// back once done with data.
+func readMessage(conn *websocket.Conn) (int, []byte, *bytes.Buffer, error) {
+	mt, r, err := conn.NextReader()
+	if err != nil {
+		return mt, nil, nil, err
+	}
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		readBufs.Put(buf)
+		return mt, nil, nil, err
+	}
+	return mt, buf.Bytes(), buf, nil
 }
 
 // handleInbound decodes and runs one client frame; true ends the connection.
@@ -416,6 +444,17 @@ func onFreshStack(f func()) {
 // a known type and no unknown fields.
 func DecodeInbound(data []byte) (Inbound, error) {
 	var f Inbound
+	if json.Valid(data) {
+		// The common case, without a streaming decoder: one valid value, so
+		// no trailing data, and only known keys, spelled exactly.
+		if err := strictjson.CheckValidKeys(data, &f); err != nil {
+			return f, errors.New("malformed frame: " + err.Error())
+		}
+		if err := json.Unmarshal(data, &f); err != nil {
+			return f, errors.New("malformed frame: want one JSON object with known fields")
+		}
+		return checkInbound(f)
+	}
 	if err := strictjson.CheckKeys(data, &f); err != nil {
 		return f, errors.New("malformed frame: " + err.Error())
 	}
@@ -427,6 +466,10 @@ func DecodeInbound(data []byte) (Inbound, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return f, errors.New("malformed frame: trailing data after the JSON object")
 	}
+	return checkInbound(f)
+}
+
+func checkInbound(f Inbound) (Inbound, error) {
 	switch f.Type {
 	case "auth", "subscribe", "unsubscribe", "send", "typing", "read", "ping":
 	case "":

@@ -84,6 +84,9 @@ type (
 		ClientID string `json:"client_id,omitempty"`
 		// ConversationID: the conversation of a refused subscribe.
 		ConversationID int64 `json:"conversation_id,omitempty"`
+		// RetryAfter: seconds to wait before trying again (REST's Retry-After),
+		// with rate_limited and unavailable.
+		RetryAfter int `json:"retry_after,omitempty"`
 	}
 )
 
@@ -94,6 +97,27 @@ func Encode(v any) []byte {
 		panic(err) // frames are plain structs; this cannot fail
 	}
 	return b
+}
+
+// EncodeMessage marshals a message once for its fan-out frame and its ack.
+func EncodeMessage(m model.Message) []byte { return Encode(m) }
+
+// MessageFrameJSON is MessageFrame{Type: "message", Message: m} as
+// json.Marshal writes it, around m already encoded.
+func MessageFrameJSON(msg []byte) []byte {
+	const head = `{"type":"message","message":`
+	b := make([]byte, 0, len(head)+len(msg)+1)
+	return append(append(append(b, head...), msg...), '}')
+}
+
+// AckFrameJSON is AckFrame{Type: "ack", ClientID: id, Message: m} as
+// json.Marshal writes it, around m already encoded.
+func AckFrameJSON(clientID string, msg []byte) []byte {
+	id := Encode(clientID)
+	const head, mid = `{"type":"ack","client_id":`, `,"message":`
+	b := make([]byte, 0, len(head)+len(id)+len(mid)+len(msg)+1)
+	b = append(append(append(append(b, head...), id...), mid...), msg...)
+	return append(b, '}')
 }
 
 // ConversationDeletedFrame tells members a conversation is gone.

@@ -210,7 +210,13 @@ func (h *Hub) Connections() int {
 // subscribers (they filter by seq) and an activity frame to the connections
 // of members (and admins) that do not follow the conversation.
 func (h *Hub) PublishMessage(m model.Message, memberIDs []int64) {
-	msg := &outItem{data: Encode(MessageFrame{Type: "message", Message: m}), conv: m.ConversationID, seq: m.Seq}
+	h.PublishEncodedMessage(m, EncodeMessage(m), memberIDs)
+}
+
+// PublishEncodedMessage is PublishMessage for a message already encoded
+// (EncodeMessage), which its ack shares.
+func (h *Hub) PublishEncodedMessage(m model.Message, encoded []byte, memberIDs []int64) {
+	msg := &outItem{data: MessageFrameJSON(encoded), conv: m.ConversationID, seq: m.Seq}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	room := h.rooms[m.ConversationID]

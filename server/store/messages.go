@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"teamchat/server/model"
 )
@@ -68,6 +69,25 @@ type AppendResult struct {
 type appendStmts struct {
 	byClient, known, sender, conv, member, setSeq, insert, marker *sql.Stmt
 	mod                                                           modStmts // moderation checks (moderation.go)
+	// plain[k] inserts k messages without reply, attachments or mentions in
+	// one statement (k a power of two up to plainMax).
+	plain       map[int]*sql.Stmt
+	maxID, idOf *sql.Stmt
+}
+
+// plainMax is the most rows one multi-row insert takes (6 parameters each).
+const plainMax = 128
+
+func plainInsertSQL(k int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at) VALUES `)
+	for i := range k {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString(`(?, ?, ?, ?, ?, ?)`)
+	}
+	return q.String()
 }
 
 func (s *Store) prepareAppend() error {
@@ -93,7 +113,13 @@ func (s *Store) prepareAppend() error {
 		insert: prep(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		marker: prep(`INSERT INTO read_markers (user_id, conversation_id, seq) VALUES (?, ?, ?)
 			ON CONFLICT (user_id, conversation_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
-		mod: prepareModeration(prep),
+		mod:   prepareModeration(prep),
+		plain: map[int]*sql.Stmt{},
+		maxID: prep(`SELECT coalesce(max(id), 0) FROM messages`),
+		idOf:  prep(`SELECT id FROM messages WHERE conversation_id = ? AND seq = ?`),
+	}
+	for k := 1; k <= plainMax; k *= 2 {
+		s.app.plain[k] = prep(plainInsertSQL(k))
 	}
 	return err
 }
@@ -109,6 +135,69 @@ type batchState struct {
 	seqs    map[int64]int64    // conversation → its newest seq in this batch, written once per batch
 	clients map[clientKey]bool // (sender, client_id) pairs that may be stored already
 	mod     modState           // moderation checks' cache (moderation.go)
+	// Plain messages wait here to be inserted several to a statement, in seq
+	// order, before anything that could read them (flush).
+	pending []pendingRow
+	plain   map[int]*sql.Stmt // the transaction's copies of appendStmts.plain, as used
+	results []AppendResult    // the batch's results, whose ids flush fills in
+}
+
+type pendingRow struct {
+	idx               int // in results
+	conv, seq, sender int64
+	body              string
+	clientID          any
+	created           int64
+}
+
+// flush inserts the pending plain messages, as few statements as the sizes
+// allow, and gives each result its id.
+func (b *batchState) flush(s *Store) error {
+	rows := b.pending
+	for len(rows) > 0 {
+		k := plainMax
+		for k > len(rows) {
+			k /= 2
+		}
+		st := b.plain[k]
+		if st == nil {
+			st = b.tx.Stmt(s.app.plain[k])
+			b.plain[k] = st
+		}
+		args := make([]any, 0, 6*k)
+		for _, r := range rows[:k] {
+			args = append(args, r.conv, r.seq, r.sender, r.body, r.clientID, r.created)
+		}
+		var before int64
+		if err := b.st.maxID.QueryRow().Scan(&before); err != nil {
+			return err
+		}
+		res, err := st.Exec(args...)
+		if err != nil {
+			return err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		// Each row of the statement took the next rowid after the largest,
+		// so they are before+1 … last, unless the rowids ran out (then
+		// SQLite picks free ones at random): then look them up.
+		if last == before+int64(k) {
+			for j, r := range rows[:k] {
+				b.results[r.idx].Message.ID = before + 1 + int64(j)
+			}
+		} else {
+			for _, r := range rows[:k] {
+				if err := b.st.idOf.QueryRow(r.conv, r.seq).Scan(&b.results[r.idx].Message.ID); err != nil {
+					return err
+				}
+			}
+		}
+		rows = rows[k:]
+	}
+	b.pending = b.pending[:0]
+	return nil
 }
 
 type clientKey struct {
@@ -158,10 +247,12 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 	results := make([]AppendResult, len(batch))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		b := &batchState{tx: tx, senders: map[int64]*UserRecord{}, convs: map[int64]convInfo{},
-			roles: map[[2]int64]string{}, markers: map[[2]int64]int64{}, seqs: map[int64]int64{}, clients: map[clientKey]bool{}}
+			roles: map[[2]int64]string{}, markers: map[[2]int64]int64{}, seqs: map[int64]int64{}, clients: map[clientKey]bool{},
+			plain: map[int]*sql.Stmt{}, results: results, pending: make([]pendingRow, 0, len(batch))}
 		b.st = appendStmts{
 			byClient: tx.Stmt(s.app.byClient), known: tx.Stmt(s.app.known), sender: tx.Stmt(s.app.sender), conv: tx.Stmt(s.app.conv),
 			member: tx.Stmt(s.app.member), setSeq: tx.Stmt(s.app.setSeq), insert: tx.Stmt(s.app.insert), marker: tx.Stmt(s.app.marker),
+			maxID: tx.Stmt(s.app.maxID), idOf: tx.Stmt(s.app.idOf),
 			mod: s.app.mod.in(tx),
 		}
 		if err := b.loadKnownClients(batch); err != nil {
@@ -169,7 +260,7 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 		}
 		t := now()
 		for i, a := range batch {
-			res, err := b.append(a, t)
+			res, err := b.append(s, i, a, t)
 			if err != nil {
 				var de *model.Error
 				if errors.As(err, &de) {
@@ -179,6 +270,9 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 				return err
 			}
 			results[i] = res
+		}
+		if err := b.flush(s); err != nil {
+			return err
 		}
 		for conv, seq := range b.seqs {
 			if b.convs[conv].stored {
@@ -205,7 +299,7 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 	return results
 }
 
-func (b *batchState) append(a Append, t int64) (AppendResult, error) {
+func (b *batchState) append(s *Store, idx int, a Append, t int64) (AppendResult, error) {
 	sender := b.senders[a.SenderID]
 	if sender == nil {
 		u, err := scanUser(b.st.sender.QueryRow(a.SenderID))
@@ -259,6 +353,9 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	// Moderation (pause, lock, mute, slow mode) applied when it was first stored.
 	// Only client ids the batch found stored, or repeated in it, are looked up.
 	if a.ClientID != "" && b.clients[clientKey{a.SenderID, a.ClientID}] {
+		if err := b.flush(s); err != nil { // a repeat within the batch must find the first
+			return AppendResult{}, err
+		}
 		var id, storedConv int64
 		var body string
 		err := b.st.byClient.QueryRow(a.SenderID, a.ClientID).Scan(&id, &storedConv, &body)
@@ -298,15 +395,29 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if a.ClientID != "" {
 		cid = a.ClientID
 	}
-	var replyTo any
-	if a.ReplyTo != 0 {
-		replyTo = a.ReplyTo
+	// A message without reply, attachments or mentions needs nothing of its
+	// row until the end of the batch: it is inserted with the others like it,
+	// several rows to a statement, and gets its id then.
+	mayMentionAll := isAdmin || memberRole == model.MemberOwner
+	names, all := MentionNames(a.Body)
+	plain := a.ReplyTo == 0 && len(a.AttachmentIDs) == 0 && len(names) == 0 && !(all && mayMentionAll)
+	var id int64
+	if plain {
+		b.pending = append(b.pending, pendingRow{idx: idx, conv: a.ConversationID, seq: seq, sender: a.SenderID, body: a.Body, clientID: cid, created: t})
+	} else {
+		if err := b.flush(s); err != nil { // ids stay in seq order
+			return AppendResult{}, err
+		}
+		var replyTo any
+		if a.ReplyTo != 0 {
+			replyTo = a.ReplyTo
+		}
+		res, err := b.st.insert.Exec(a.ConversationID, seq, a.SenderID, a.Body, cid, t, replyTo)
+		if err != nil {
+			return AppendResult{}, err
+		}
+		id, _ = res.LastInsertId()
 	}
-	res, err := b.st.insert.Exec(a.ConversationID, seq, a.SenderID, a.Body, cid, t, replyTo)
-	if err != nil {
-		return AppendResult{}, err
-	}
-	id, _ := res.LastInsertId()
 	b.seqs[a.ConversationID] = seq
 	if !conv.stored {
 		conv.stored = true
@@ -324,8 +435,10 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 		Body: a.Body, CreatedAt: model.Millis(t), ClientID: a.ClientID,
 		ReplyTo: quote, Mentions: []int64{}, Reactions: []model.Reaction{}, Attachments: []model.Attachment{},
 	}
-	if err := b.storeExtras(a, &m, isAdmin || memberRole == model.MemberOwner); err != nil {
-		return AppendResult{}, err
+	if !plain {
+		if err := b.storeExtras(a, &m, mayMentionAll); err != nil {
+			return AppendResult{}, err
+		}
 	}
 	return AppendResult{Created: true, Message: m}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -25,8 +26,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// writeTimeout bounds one write transaction; it is detached from the caller's context.
+// writeTimeout bounds one write transaction, the wait for the writer
+// connection included; it is detached from the caller's context.
 const writeTimeout = 30 * time.Second
+
+// busyRetryAfter is what a write refused for want of the writer tells the
+// client to wait before it tries again.
+const busyRetryAfter = 5 * time.Second
 
 // Store is the database.
 type Store struct {
@@ -35,7 +41,14 @@ type Store struct {
 	path string
 	app  appendStmts
 	idx  *indexer // the full-text index behind the commit (indexer.go)
+	// writeTimeout is writeTimeout unless SetWriteTimeout changed it.
+	writeTimeout atomic.Int64
 }
+
+// SetWriteTimeout changes how long one write may wait for the writer
+// connection and run (30 s by default). A write past it is refused as
+// unavailable (503, retry later) and stores nothing.
+func (s *Store) SetWriteTimeout(d time.Duration) { s.writeTimeout.Store(int64(d)) }
 
 // ErrCorrupt means the database file failed its integrity check.
 var ErrCorrupt = errors.New("database is corrupt")
@@ -67,6 +80,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w, path: path}
+	s.writeTimeout.Store(int64(writeTimeout))
 	if err := s.check(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -195,22 +209,43 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // tx runs fn in one IMMEDIATE write transaction on the writer connection.
 // The caller's cancellation is ignored (a cancelled commit must not be
-// interrupted half-way), but the transaction is bounded by writeTimeout.
+// interrupted half-way), but the transaction is bounded by writeTimeout,
+// the wait for the writer connection included. A transaction that runs out
+// of it is rolled back and refused as busy (unavailable, retry later).
 func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(s.writeTimeout.Load()))
 	defer cancel()
 	tx, err := s.w.BeginTx(wctx, nil)
 	if err != nil {
+		if wctx.Err() != nil {
+			return busy(fmt.Errorf("store: waiting for the writer: %w", err))
+		}
 		return mapErr(fmt.Errorf("store: begin: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
+		if wctx.Err() != nil {
+			return busy(err)
+		}
 		return mapErr(err)
 	}
 	if err := tx.Commit(); err != nil {
+		// database/sql refuses to commit once the context is done, and
+		// rolls the transaction back: nothing of it is stored.
+		if wctx.Err() != nil {
+			return busy(fmt.Errorf("store: commit: %w", err))
+		}
 		return mapErr(fmt.Errorf("store: commit: %w", err))
 	}
 	return nil
+}
+
+// busy is a write refused because the writer was not free within the write
+// timeout: unavailable with a Retry-After (nothing was stored; trying again
+// later may succeed); the cause stays for the log.
+func busy(cause error) error {
+	return fmt.Errorf("%w (%w)", &model.Error{Kind: model.ErrUnavailable,
+		Msg: "the server is busy: nothing was stored; try again shortly", RetryAfter: busyRetryAfter}, cause)
 }
 
 // mapErr turns driver errors into domain errors; others pass through wrapped.

@@ -38,14 +38,16 @@ type target interface {
 type targetFactory func(n int) (target, error)
 
 // bodyFor is a 100-byte message body carrying its send time; the marker lets
-// the reader find it in any framing (one frame per message or batched).
+// the reader find it in any framing (one frame per message or batched). It
+// is not "@": "@@123…" reads as a mention of user "123…", which Team Chat
+// looks up in the commit of every message.
 func bodyFor(t time.Time) string {
-	b := "@@" + strconv.FormatInt(t.UnixNano(), 10) + " "
+	b := "%%" + strconv.FormatInt(t.UnixNano(), 10) + " "
 	return b + strings.Repeat("x", 100-len(b))
 }
 
 var (
-	marker  = []byte("@@")
+	marker  = []byte("%%")
 	ackType = []byte(`"type":"ack"`)
 )
 

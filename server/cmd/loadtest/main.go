@@ -31,8 +31,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -74,13 +72,13 @@ type server struct {
 
 var urlRE = regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)/`)
 
-func startServer(bin, data string) (*server, error) {
+func startServer(bin, data string, extra ...string) (*server, error) {
 	cmd := exec.Command(bin, "user", "add", "--data", data, "--username", "admin", "--role", "admin")
 	cmd.Stdin = strings.NewReader(password + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("user add: %v: %s", err, out)
 	}
-	return startServerArgs(bin, data)
+	return startServerArgs(bin, data, extra...)
 }
 
 // startServerArgs serves an existing data directory.
@@ -252,6 +250,7 @@ func run(bin, baseline, root string, dur time.Duration, peerBin, only string) er
 					continue
 				}
 				if err := st.run(); err != nil {
+					rs.print() // what was measured before it stays
 					return fmt.Errorf("%s: %w", st.name, err)
 				}
 			}
@@ -259,7 +258,7 @@ func run(bin, baseline, root string, dur time.Duration, peerBin, only string) er
 		rs.print()
 	}
 	if want("b") {
-		if err := scenarioB(bin, root, dur); err != nil {
+		if err := scenarioB(bin, baseline, root, dur); err != nil {
 			return fmt.Errorf("scenario b: %w", err)
 		}
 	}
@@ -295,91 +294,4 @@ func rawInsertRate(dir string, dur time.Duration) (float64, error) {
 		}
 	}
 	return float64(n) / time.Since(t0).Seconds(), nil
-}
-
-func scenarioB(bin, root string, dur time.Duration) error {
-	dir, err := freshDir(root, "b")
-	if err != nil {
-		return err
-	}
-	raw, err := rawInsertRate(dir, dur/2)
-	if err != nil {
-		return err
-	}
-	s, err := startServer(bin, dir)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	admin, _ := s.token("admin")
-	const senders, window = 40, 32
-	toks, err := s.users(admin, "fast", senders)
-	if err != nil {
-		return err
-	}
-	var acked atomic.Int64
-	var wg sync.WaitGroup
-	ackedIDs := make([][]string, senders) // per sender: the client_ids acked, checked against the database at the end
-	stopAt := time.Now().Add(dur + time.Second)
-	measureFrom := time.Now().Add(time.Second)
-	var atStart int64
-	for i, tok := range toks {
-		c, err := s.dial(tok)
-		if err != nil {
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			slots := make(chan struct{}, window)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for {
-					var f frame
-					if c.ReadJSON(&f) != nil {
-						return
-					}
-					if f.Type == "ack" {
-						acked.Add(1)
-						ackedIDs[i] = append(ackedIDs[i], f.ClientID)
-						<-slots
-					}
-				}
-			}()
-			body := strings.Repeat("x", 80)
-			for n := 0; time.Now().Before(stopAt); n++ {
-				slots <- struct{}{}
-				if c.WriteJSON(map[string]any{"type": "send", "conversation_id": 1, "client_id": fmt.Sprintf("b%d-%d", i, n), "body": body}) != nil {
-					return
-				}
-			}
-			c.Close()
-			<-done
-		}()
-	}
-	time.Sleep(time.Until(measureFrom)) // warm-up second
-	atStart = acked.Load()
-	cpu0, _ := procStat(s.cmd.Process.Pid)
-	t0 := time.Now()
-	time.Sleep(dur)
-	n := acked.Load() - atStart
-	elapsed := time.Since(t0)
-	cpu1, rss := procStat(s.cmd.Process.Pid)
-	wg.Wait()
-	s.stop()
-	stored, err := checkStoredOnce(filepath.Join(dir, "teamchat.db"), ackedIDs)
-	if err != nil {
-		return err
-	}
-	rate := float64(n) / elapsed.Seconds()
-	fmt.Printf("## b) highest acked rate on one conversation (synchronous=FULL, ack after commit)\n\n")
-	fmt.Printf("| figure | value |\n|---|---|\n")
-	fmt.Printf("| raw SQLite insert rate, one row per commit, same disk | %.0f rows/s |\n", raw)
-	fmt.Printf("| Team Chat acked messages/s (%d senders × %d in flight, group commit) | %.0f msgs/s |\n", senders, window, rate)
-	fmt.Printf("| ratio | %.2f× the raw rate |\n", rate/raw)
-	fmt.Printf("| server CPU / RSS | %.0f %% / %.1f MiB |\n", 100*float64(cpu1-cpu0)/float64(elapsed), float64(rss)/(1<<20))
-	fmt.Printf("| every acked message stored exactly once | yes: %d acked, %d stored (after the server stopped) |\n\n", acked.Load(), stored)
-	return nil
 }

@@ -347,7 +347,13 @@ func centrifugoFactory(bin, root string) targetFactory {
 			}},
 		}
 		b, _ := json.MarshalIndent(cfg, "", "  ")
-		cfgFile := filepath.Join(dir, "config.json")
+		// Absolute: Centrifugo runs in dir and reads a relative path from
+		// there; a config it cannot find is silently replaced by its
+		// defaults (port 8000 on every interface).
+		cfgFile, err := filepath.Abs(filepath.Join(dir, "config.json"))
+		if err != nil {
+			return nil, err
+		}
 		if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
 			return nil, err
 		}
@@ -358,17 +364,26 @@ func centrifugoFactory(bin, root string) targetFactory {
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		go io.Copy(io.Discard, bufio.NewReader(out))
-		deadline := time.Now().Add(20 * time.Second)
+		var log bytes.Buffer
+		exited := make(chan struct{})
+		go func() { io.Copy(&log, bufio.NewReader(out)); close(exited) }()
+		// A minute: on a machine loaded by other work its start has taken over 20 s.
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			cn, err := net.Dial("tcp", addr)
 			if err == nil {
 				cn.Close()
 				break
 			}
+			select {
+			case <-exited:
+				cmd.Wait()
+				return nil, fmt.Errorf("centrifugo exited before listening on %s: %s", addr, log.Bytes())
+			default:
+			}
 			if time.Now().After(deadline) {
 				cmd.Process.Kill()
-				return nil, fmt.Errorf("centrifugo did not start on %s", addr)
+				return nil, fmt.Errorf("centrifugo did not start on %s within a minute", addr)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
