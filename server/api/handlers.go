@@ -29,6 +29,7 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) {
 		"registration": set.Registration, "guest_access": set.GuestAccess, "paused": set.Paused,
 		"session":             a.currentClassSession(r), // sessions.go
 		"edit_window_minutes": set.EditWindowMinutes, "max_upload_mib": set.MaxUploadMiB,
+		"guest_ttl_hours": max(set.GuestTTLHours, 1), // as a guest gets it: the join page says how long it lasts
 	})
 }
 
