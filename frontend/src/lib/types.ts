@@ -141,6 +141,8 @@ export interface ServerInfo {
   session?: ClassSessionInfo | null;
   /** Not in /info as written; honoured when a server sends it (15 is assumed otherwise). */
   edit_window_minutes?: number;
+  /** Hours a guest account lasts (a guest who joins during a class session also leaves when it ends). */
+  guest_ttl_hours?: number;
 }
 
 /** A class session as /info and frames carry it. */
