@@ -79,6 +79,16 @@ test('the password rule shows before the first try: register, the profile and th
 
   await prof.goto(server.url + '/#users');
   await prof.getByTestId('password-rule').first().filter({ hasText: en.join.password_rule }).waitFor();
+  // The profile dialog, where one's own password changes.
+  await prof.getByRole('button', { name: 'Account menu' }).click();
+  await prof.getByRole('menuitem', { name: 'Profile' }).click();
+  const dlg = prof.getByRole('dialog', { name: 'Your profile' });
+  const own = dlg.getByTestId('password-rule');
+  await own.filter({ hasText: en.join.password_rule }).waitFor();
+  assert.equal(await dlg.getByLabel(/New password/).getAttribute('aria-describedby'), await own.getAttribute('id'));
+  await shot(prof, 'profile-password-rule.png');
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+  await dlg.waitFor({ state: 'detached' });
   assertClean(prof);
 });
 
