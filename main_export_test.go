@@ -101,7 +101,7 @@ func TestExportParticipationMatchesREST(t *testing.T) {
 	if r, c := getFile(t, p.url, prof, path+"csv&since=2000-01-01T00:00:00Z"), exportOut(t, "--data", data, "--conversation", "1", "--format", "csv", "--since", "2000-01-01T00:00:00Z"); !bytes.Equal(r, c) {
 		t.Fatalf("transcript csv (since) differs:\n%s\n%s", r, c)
 	}
-	exported := regexp.MustCompile(`exported \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC|"exported_at": "[^"]+"`)
+	exported := regexp.MustCompile(`exported \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Za-z0-9+-]+|"exported_at": "[^"]+"`)
 	for _, f := range []string{"html", "json"} {
 		args := []string{"--data", data, "--conversation", "1", "--format", f}
 		if f == "json" {
@@ -198,7 +198,7 @@ func TestExportSessionTranscriptMatchesREST(t *testing.T) {
 	if b, err := os.ReadFile(out); err != nil || !bytes.Equal(b, rest) {
 		t.Fatalf("--out: %v\n%s", err, b)
 	}
-	exported := regexp.MustCompile(`exported \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC|"exported_at": "[^"]+"`)
+	exported := regexp.MustCompile(`exported \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Za-z0-9+-]+|"exported_at": "[^"]+"`)
 	for _, f := range []string{"html", "json"} {
 		r := exported.ReplaceAll(getFile(t, p.url, prof, path+f), nil)
 		c := exported.ReplaceAll(exportOut(t, "--data", data, "--session", id, "--format", f), nil)

@@ -7,6 +7,7 @@ import { Api, ApiError, ChatSocket, sendFrame, type PendingSend, type XhrLike } 
 import { renderMessage, type MentionContext } from '../src/lib/render';
 import { REACTIONS, insertMention, isSingleEmoji, mentionOptions, mentionQuery } from '../src/lib/everyday';
 import { Uploads, humanSize } from '../src/lib/uploads.svelte';
+import { setLanguage } from '../src/lib/i18n.svelte';
 import type { Attachment, Conversation, Member, Message, User } from '../src/lib/types';
 
 const prof: User = { id: 1, username: 'prof', display_name: 'Prof. Ada', role: 'admin', created_at: '2026-11-29T09:00:00.000Z', disabled: false };
@@ -204,10 +205,21 @@ describe('Api.upload', () => {
     expect(FakeXHR.all).toHaveLength(10);
   });
 
-  it('humanSize', () => {
-    expect(humanSize(0)).toBe('0 B');
-    expect(humanSize(1536)).toBe('1.5 KB');
+  it('humanSize, in the page language through Intl unit formatting', () => {
+    expect(humanSize(0)).toBe('0 byte');
+    expect(humanSize(1536)).toBe('1.5 kB');
+    expect(humanSize(1024)).toBe('1 kB');
     expect(humanSize(10 * 1024 * 1024)).toBe('10 MB');
+    expect(humanSize(-1)).toBe('');
+    try {
+      setLanguage('de', false);
+      expect(humanSize(1536)).toBe('1,5 kB');
+      setLanguage('fr', false);
+      expect(humanSize(1536)).toBe('1,5\u202fko'); // French puts a narrow no-break space before the unit
+      expect(humanSize(2.5 * 1024 ** 3)).toBe('2,5\u202fGo');
+    } finally {
+      setLanguage('en', false);
+    }
   });
 });
 

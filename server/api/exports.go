@@ -55,6 +55,18 @@ func exportParams(r *http.Request, allowed ...string) (string, chat.TimeRange, e
 	return format, rng, nil
 }
 
+// exportLocale reads who the printable page is for: lang (a BCP 47 tag, else
+// Accept-Language; English when neither names one of chat.ExportLangs) and
+// tz (an IANA zone; the server's local zone when absent; unknown → 400).
+func exportLocale(r *http.Request) (chat.ExportLocale, error) {
+	q := r.URL.Query()
+	zone, err := chat.ExportZone(q.Get("tz"))
+	if err != nil {
+		return chat.ExportLocale{}, err
+	}
+	return chat.ExportLocale{Lang: chat.ExportLang(q.Get("lang"), r.Header.Get("Accept-Language")), Zone: zone}, nil
+}
+
 var exportTypes = map[string]string{
 	chat.FormatJSON: "application/json; charset=utf-8",
 	chat.FormatCSV:  "text/csv; charset=utf-8",
@@ -106,10 +118,15 @@ func (a *API) getTranscript(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
+	loc, err := exportLocale(r)
+	if err != nil {
+		return err
+	}
 	t, err := a.chat.Transcript(r.Context(), c.user, id, rng)
 	if err != nil {
 		return err
 	}
+	t.Locale = loc
 	var buf bytes.Buffer
 	if err := chat.WriteTranscript(&buf, t, format); err != nil {
 		return err
@@ -132,10 +149,15 @@ func (a *API) getSessionTranscript(w http.ResponseWriter, r *http.Request, c cal
 	if err != nil {
 		return err
 	}
+	loc, err := exportLocale(r)
+	if err != nil {
+		return err
+	}
 	t, err := a.chat.SessionTranscript(r.Context(), c.user, id)
 	if err != nil {
 		return err
 	}
+	t.Locale = loc
 	var buf bytes.Buffer
 	if err := chat.WriteSessionTranscript(&buf, t, format); err != nil {
 		return err

@@ -29,7 +29,8 @@ func (a *API) info(w http.ResponseWriter, r *http.Request) {
 		"registration": set.Registration, "guest_access": set.GuestAccess, "paused": set.Paused,
 		"session":             a.currentClassSession(r), // sessions.go
 		"edit_window_minutes": set.EditWindowMinutes, "max_upload_mib": set.MaxUploadMiB,
-		"setup_required": a.setupRequired(r), // firstrun.go
+		"setup_required":  a.setupRequired(r),        // firstrun.go
+		"guest_ttl_hours": max(set.GuestTTLHours, 1), // as a guest gets it: the join page says how long it lasts
 	})
 }
 

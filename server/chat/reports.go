@@ -224,6 +224,7 @@ func (s *Service) Participation(ctx context.Context, actor model.User, r TimeRan
 // as placeholders (sender and time, empty body, deleted true).
 type Transcript struct {
 	Class        string             `json:"-"`
+	Locale       ExportLocale       `json:"-"`
 	Conversation model.Conversation `json:"conversation"`
 	ExportedAt   model.Time         `json:"exported_at"`
 	SessionID    int64              `json:"session_id,omitempty"`
@@ -302,7 +303,7 @@ func WriteTranscript(w io.Writer, t Transcript, format string) error {
 		}
 		return cw.Flush()
 	case FormatHTML:
-		return transcriptHTML.ExecuteTemplate(w, "transcript", t)
+		return executeLocalized(w, "transcript", t.Locale.locale(), t)
 	}
 	return model.Invalid("format: want json, csv or html")
 }
@@ -404,8 +405,6 @@ func CSVSafe(s string) string {
 	return s
 }
 
-func htmlTime(t model.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
-
 // messageList is the data of the "messages" template: a conversation's
 // messages; Prefix makes their element ids unique on a page with several.
 type messageList struct {
@@ -413,14 +412,34 @@ type messageList struct {
 	Messages []model.Message
 }
 
+// localeFuncs are the template functions of one export's language and zone.
+func localeFuncs(l exportLocale) template.FuncMap {
+	return template.FuncMap{
+		"when":  l.when,
+		"whenp": func(t *model.Time) string { return l.when(*t) },
+		"tr":    l.tr,
+		"count": l.count,
+		"role":  l.role,
+		"lang":  func() string { return l.lang },
+		"dir":   l.dir,
+	}
+}
+
+// executeLocalized renders a page of transcriptHTML in a language and zone.
+func executeLocalized(w io.Writer, name string, l exportLocale, data any) error {
+	tpl, err := transcriptHTML.Clone()
+	if err != nil {
+		return err
+	}
+	return tpl.Funcs(localeFuncs(l)).ExecuteTemplate(w, name, data)
+}
+
 // transcriptHTML holds the printable pages: "transcript" (one conversation)
 // and "session" (a class session, a section per conversation). They share the
 // style and the message list. Self-contained: inline CSS, no scripts;
-// html/template escapes every user string.
-var transcriptHTML = template.Must(template.Must(template.New("transcript").Funcs(template.FuncMap{
-	"when":  htmlTime,
-	"whenp": func(t *model.Time) string { return htmlTime(*t) },
-	"list":  func(prefix string, msgs []model.Message) messageList { return messageList{prefix, msgs} },
+// html/template escapes every user string. Texts come from exportTexts.
+var transcriptHTML = template.Must(template.Must(template.New("transcript").Funcs(localeFuncs(newExportLocale("en", time.UTC))).Funcs(template.FuncMap{
+	"list": func(prefix string, msgs []model.Message) messageList { return messageList{prefix, msgs} },
 }).Parse(`{{define "style"}}body { font: 11pt/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111; margin: 2em auto; max-width: 48em; padding: 0 1em; }
 header { border-bottom: 2px solid #111; margin-bottom: 1em; padding-bottom: .5em; }
 h1 { font-size: 1.5em; margin: 0; }
@@ -436,15 +455,15 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 .empty { font-style: italic; color: #777; }
 @media print { body { margin: 0; max-width: none; font-size: 10pt; } a { color: inherit; text-decoration: none; } }
 {{end}}{{define "messages"}}{{if .Messages}}<ol>
-{{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="{{$.Prefix}}m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{if eq .Sender.Role "admin"}}, staff{{else if eq .Sender.Role "guest"}}, guest{{end}})</div>{{if .ReplyTo}}<div class="meta">↩ reply to <a href="#{{$.Prefix}}m{{.ReplyTo.Seq}}">{{.ReplyTo.Sender.DisplayName}}, #{{.ReplyTo.Seq}}</a></div>{{end}}<div class="body">{{if .Deleted}}[deleted]{{else}}{{.Body}}{{end}}</div>{{if .EditedAt}}<div class="meta">(edited {{when .EditedAt}})</div>{{end}}{{range .Attachments}}<div class="meta">📎 {{.Name}} ({{.Size}} bytes)</div>{{end}}{{if .Reactions}}<div class="meta">{{range $i, $r := .Reactions}}{{if $i}} · {{end}}{{$r.Emoji}} {{$r.Count}}{{end}}</div>{{end}}</li>
+{{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="{{$.Prefix}}m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{with role .Sender.Role}}, {{.}}{{end}})</div>{{if .ReplyTo}}<div class="meta">↩ {{tr "reply_to"}} <a href="#{{$.Prefix}}m{{.ReplyTo.Seq}}">{{.ReplyTo.Sender.DisplayName}}, #{{.ReplyTo.Seq}}</a></div>{{end}}<div class="body">{{if .Deleted}}{{tr "deleted"}}{{else}}{{.Body}}{{end}}</div>{{if .EditedAt}}<div class="meta">{{tr "edited" (when .EditedAt)}}</div>{{end}}{{range .Attachments}}<div class="meta">📎 {{.Name}} ({{count "bytes" .Size}})</div>{{end}}{{if .Reactions}}<div class="meta">{{range $i, $r := .Reactions}}{{if $i}} · {{end}}{{$r.Emoji}} {{$r.Count}}{{end}}</div>{{end}}</li>
 {{end}}</ol>
-{{else}}<p class="empty">No messages.</p>
+{{else}}<p class="empty">{{tr "no_messages"}}</p>
 {{end}}{{end}}<!DOCTYPE html>
-<html lang="en">
+<html lang="{{lang}}" dir="{{dir}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Conversation.Name}} — {{if .Class}}{{.Class}} — {{end}}Transcript</title>
+<title>{{.Conversation.Name}} — {{if .Class}}{{.Class}} — {{end}}{{tr "transcript"}}</title>
 <style>
 {{template "style"}}</style>
 </head>
@@ -452,16 +471,16 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 <header>
 <h1>{{.Conversation.Name}}</h1>
 {{if .Class}}<p class="class">{{.Class}}</p>{{end}}
-<p class="meta">Transcript of conversation {{.Conversation.ID}}{{if .SessionID}} · class session {{.SessionID}}{{end}}{{if .Since}} · from {{whenp .Since}}{{end}}{{if .Until}} · until {{whenp .Until}}{{end}} · {{len .Messages}} messages · exported {{when .ExportedAt}}</p>
+<p class="meta">{{tr "of_conversation" .Conversation.ID}}{{if .SessionID}} · {{tr "class_session" .SessionID}}{{end}}{{if .Since}} · {{tr "from" (whenp .Since)}}{{end}}{{if .Until}} · {{tr "until" (whenp .Until)}}{{end}} · {{count "messages" (len .Messages)}} · {{tr "exported" (when .ExportedAt)}}</p>
 </header>
 {{template "messages" (list "" .Messages)}}</body>
 </html>
 `)).New("session").Parse(`<!DOCTYPE html>
-<html lang="en">
+<html lang="{{lang}}" dir="{{dir}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Session.Name}} — {{if .Class}}{{.Class}} — {{end}}Session transcript</title>
+<title>{{.Session.Name}} — {{if .Class}}{{.Class}} — {{end}}{{tr "session_transcript"}}</title>
 <style>
 {{template "style"}}section { margin-top: 1.5em; }
 h2 { font-size: 1.2em; margin: 0 0 .2em; break-after: avoid; page-break-after: avoid; }
@@ -471,13 +490,13 @@ h2 { font-size: 1.2em; margin: 0 0 .2em; break-after: avoid; page-break-after: a
 <header>
 <h1>{{.Session.Name}}</h1>
 {{if .Class}}<p class="class">{{.Class}}</p>{{end}}
-<p class="meta">Transcript of class session {{.Session.ID}} · from {{when .Session.StartedAt}}{{if .Session.EndedAt}} · until {{whenp .Session.EndedAt}}{{else}} · still running{{end}} · {{len .Conversations}} conversations · {{.MessageCount}} messages · exported {{when .ExportedAt}}</p>
+<p class="meta">{{tr "of_session" .Session.ID}} · {{tr "from" (when .Session.StartedAt)}}{{if .Session.EndedAt}} · {{tr "until" (whenp .Session.EndedAt)}}{{else}} · {{tr "running"}}{{end}} · {{count "conversations" (len .Conversations)}} · {{count "messages" .MessageCount}} · {{tr "exported" (when .ExportedAt)}}</p>
 </header>
 {{range .Conversations}}<section id="c{{.Conversation.ID}}">
 <h2>{{.Conversation.Name}}</h2>
-<p class="meta">Conversation {{.Conversation.ID}} · {{len .Messages}} messages</p>
+<p class="meta">{{tr "conversation" .Conversation.ID}} · {{count "messages" (len .Messages)}}</p>
 {{template "messages" (list (printf "c%d-" .Conversation.ID) .Messages)}}</section>
-{{else}}<p class="empty">No messages.</p>
+{{else}}<p class="empty">{{tr "no_messages"}}</p>
 {{end}}</body>
 </html>
 `))
@@ -500,6 +519,7 @@ type SessionConversation struct {
 // order, messages in seq order, deleted ones as placeholders.
 type SessionTranscript struct {
 	Class         string                `json:"-"`
+	Locale        ExportLocale          `json:"-"`
 	Session       store.ClassSession    `json:"session"`
 	ExportedAt    model.Time            `json:"exported_at"`
 	Conversations []SessionConversation `json:"conversations"`
@@ -578,7 +598,7 @@ func WriteSessionTranscript(w io.Writer, t SessionTranscript, format string) err
 		}
 		return cw.Flush()
 	case FormatHTML:
-		return transcriptHTML.ExecuteTemplate(w, "session", t)
+		return executeLocalized(w, "session", t.Locale.locale(), t)
 	}
 	return model.Invalid("format: want json, csv or html")
 }

@@ -451,13 +451,26 @@ export function participationCsvUrl(q: { since?: string; until?: string } = {}, 
 }
 
 /** The address of a class session's transcript download (every conversation during the session). */
-export function sessionTranscriptUrl(sessionId: number, format: ExportFormat, base = ''): string {
-  return `${base}/api/v1/sessions/${sessionId}/transcript?format=${format}`;
+export function sessionTranscriptUrl(sessionId: number, format: ExportFormat, base = '', reader?: Reader): string {
+  return `${base}/api/v1/sessions/${sessionId}/transcript?format=${format}${readerQuery(reader)}`;
+}
+
+/** Who reads a printable transcript: its language and IANA time zone (the server renders the page). */
+export interface Reader {
+  lang: string;
+  tz?: string;
+}
+
+function readerQuery(reader?: Reader): string {
+  if (!reader) return '';
+  let q = `&lang=${encodeURIComponent(reader.lang)}`;
+  if (reader.tz) q += `&tz=${encodeURIComponent(reader.tz)}`;
+  return q;
 }
 
 /** The address of a conversation's transcript download. */
-export function transcriptUrl(conversationId: number, format: ExportFormat, base = ''): string {
-  return `${base}/api/v1/conversations/${conversationId}/transcript?format=${format}`;
+export function transcriptUrl(conversationId: number, format: ExportFormat, base = '', reader?: Reader): string {
+  return `${base}/api/v1/conversations/${conversationId}/transcript?format=${format}${readerQuery(reader)}`;
 }
 
 // --- client ids ---------------------------------------------------------------

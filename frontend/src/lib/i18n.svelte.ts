@@ -68,6 +68,17 @@ export function intlLocale(): string {
   return state.lang;
 }
 
+/** The page's language and this browser's IANA time zone, for what the server renders (printable transcripts). */
+export function reader(): { lang: Lang; tz?: string } {
+  let tz: string | undefined;
+  try {
+    tz = Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
+  } catch {
+    tz = undefined;
+  }
+  return { lang: state.lang, tz };
+}
+
 export function isRtl(): boolean {
   return state.lang === 'ar';
 }

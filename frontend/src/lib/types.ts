@@ -143,6 +143,8 @@ export interface ServerInfo {
   edit_window_minutes?: number;
   /** The headless server's first run: no professor yet, the setup form replaces sign-in (lib/setup.ts). */
   setup_required?: boolean;
+  /** Hours a guest account lasts (a guest who joins during a class session also leaves when it ends). */
+  guest_ttl_hours?: number;
 }
 
 /** A class session as /info and frames carry it. */

@@ -2,7 +2,7 @@
 // dropped are uploaded at once (Api.upload, XMLHttpRequest for progress); Send
 // carries the ids of the finished ones (docs/api.md, Everyday features).
 
-import { t } from './i18n.svelte';
+import { intlLocale, t } from './i18n.svelte';
 import { ApiError, errorText, type Api, type XhrCtor } from './api';
 import type { Attachment } from './types';
 
@@ -24,18 +24,27 @@ export interface UploadItem {
   preview: string;
 }
 
-/** 1536 → "1.5 KB" (binary units, as the server's limits are MiB). */
+/** 1536 → "1.5 kB" (de "1,5 kB", fr "1,5 ko"): Intl's unit style in the page's language; binary steps, as the server's limits are MiB. */
 export function humanSize(n: number): string {
   if (!Number.isFinite(n) || n < 0) return '';
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB'];
-  let v = n / 1024;
+  const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'] as const;
+  let v = n;
   let i = 0;
   while (v >= 1024 && i < units.length - 1) {
     v /= 1024;
     i++;
   }
-  return `${v < 10 ? v.toFixed(1).replace(/\.0$/, '') : Math.round(v)} ${units[i]}`;
+  const digits = i > 0 && v < 10 ? 1 : 0;
+  return sizeFormat(units[i], digits).format(i === 0 ? v : Number(v.toFixed(digits)));
+}
+
+const sizeFormats = new Map<string, Intl.NumberFormat>();
+function sizeFormat(unit: string, digits: number): Intl.NumberFormat {
+  const loc = intlLocale();
+  const k = `${loc} ${unit} ${digits}`;
+  let f = sizeFormats.get(k);
+  if (!f) sizeFormats.set(k, (f = new Intl.NumberFormat(loc, { style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: digits })));
+  return f;
 }
 
 export class Uploads {
