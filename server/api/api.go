@@ -130,6 +130,7 @@ func (a *API) routes() []route {
 	rt = append(rt, a.featureRoutes()...)
 	rt = append(rt, a.docRoutes()...)
 	rt = append(rt, a.eventRoutes()...)
+	rt = append(rt, a.handRoutes()...)
 	return rt
 }
 

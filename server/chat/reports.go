@@ -118,6 +118,7 @@ type ParticipationRow struct {
 	Conversations []ConversationCount `json:"conversations"`
 	FirstAt       *model.Time         `json:"first_at"`
 	LastAt        *model.Time         `json:"last_at"`
+	HandsRaised   int                 `json:"hands_raised"` // raise events in the range (hands.go)
 }
 
 // Participation is the participation report.
@@ -170,12 +171,16 @@ func BuildParticipation(ctx context.Context, st *store.Store, r TimeRange) (Part
 		}
 		return nil
 	})
+	if err != nil {
+		return p, err
+	}
+	err = countHands(ctx, st, since, until, byID)
 	return p, err
 }
 
 // ParticipationCSVHeader is the first row of the participation CSV.
 var ParticipationCSVHeader = []string{"user_id", "username", "display_name", "role", "messages", "words",
-	"conversations", "first_message_at", "last_message_at"}
+	"conversations", "first_message_at", "last_message_at", "hands_raised"}
 
 // WriteParticipation writes the report as json or csv.
 func WriteParticipation(w io.Writer, p Participation, format string) error {
@@ -190,7 +195,7 @@ func WriteParticipation(w io.Writer, p Participation, format string) error {
 		for _, r := range p.Rows {
 			row := []string{strconv.FormatInt(r.User.ID, 10), r.User.Username, r.User.DisplayName, r.User.Role,
 				strconv.Itoa(r.Messages), strconv.Itoa(r.Words), strconv.Itoa(len(r.Conversations)),
-				csvTime(r.FirstAt), csvTime(r.LastAt)}
+				csvTime(r.FirstAt), csvTime(r.LastAt), strconv.Itoa(r.HandsRaised)}
 			if err := cw.Write(row); err != nil {
 				return err
 			}
@@ -230,6 +235,7 @@ type Transcript struct {
 	Since        *model.Time        `json:"since"`
 	Until        *model.Time        `json:"until"`
 	Messages     []model.Message    `json:"messages"`
+	Hands        []store.HandEvent  `json:"hands"` // raised and lowered hands in the range
 }
 
 // BuildTranscript reads a conversation's transcript (no authorization).
@@ -248,7 +254,10 @@ func BuildTranscript(ctx context.Context, st *store.Store, convID int64, r TimeR
 		return t, err
 	}
 	since, until := r.millis()
-	t.Messages, err = st.MessagesInRange(ctx, convID, since, until)
+	if t.Messages, err = st.MessagesInRange(ctx, convID, since, until); err != nil {
+		return t, err
+	}
+	t.Hands, err = st.HandEvents(ctx, convID, since, until)
 	return t, err
 }
 
@@ -439,6 +448,10 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 {{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="{{$.Prefix}}m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{if eq .Sender.Role "admin"}}, staff{{else if eq .Sender.Role "guest"}}, guest{{end}})</div>{{if .ReplyTo}}<div class="meta">↩ reply to <a href="#{{$.Prefix}}m{{.ReplyTo.Seq}}">{{.ReplyTo.Sender.DisplayName}}, #{{.ReplyTo.Seq}}</a></div>{{end}}<div class="body">{{if .Deleted}}[deleted]{{else}}{{.Body}}{{end}}</div>{{if .EditedAt}}<div class="meta">(edited {{when .EditedAt}})</div>{{end}}{{range .Attachments}}<div class="meta">📎 {{.Name}} ({{.Size}} bytes)</div>{{end}}{{if .Reactions}}<div class="meta">{{range $i, $r := .Reactions}}{{if $i}} · {{end}}{{$r.Emoji}} {{$r.Count}}{{end}}</div>{{end}}</li>
 {{end}}</ol>
 {{else}}<p class="empty">No messages.</p>
+{{end}}{{end}}{{define "hands"}}{{if .}}<h3>Raised hands</h3>
+<ol class="hands">
+{{range .}}<li><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.User.DisplayName}}</span> (@{{.User.Username}})</div><div class="body">{{if .Raised}}✋ raised a hand{{else if eq .Reason "next"}}was called on{{if .By}} by {{.By.DisplayName}}{{end}}{{else if eq .Reason "all"}}hand lowered with all others{{if .By}} by {{.By.DisplayName}}{{end}}{{else if .By}}hand lowered by {{.By.DisplayName}}{{else}}lowered their hand{{end}}</div></li>
+{{end}}</ol>
 {{end}}{{end}}<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -454,7 +467,7 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 {{if .Class}}<p class="class">{{.Class}}</p>{{end}}
 <p class="meta">Transcript of conversation {{.Conversation.ID}}{{if .SessionID}} · class session {{.SessionID}}{{end}}{{if .Since}} · from {{whenp .Since}}{{end}}{{if .Until}} · until {{whenp .Until}}{{end}} · {{len .Messages}} messages · exported {{when .ExportedAt}}</p>
 </header>
-{{template "messages" (list "" .Messages)}}</body>
+{{template "messages" (list "" .Messages)}}{{template "hands" .Hands}}</body>
 </html>
 `)).New("session").Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -476,7 +489,7 @@ h2 { font-size: 1.2em; margin: 0 0 .2em; break-after: avoid; page-break-after: a
 {{range .Conversations}}<section id="c{{.Conversation.ID}}">
 <h2>{{.Conversation.Name}}</h2>
 <p class="meta">Conversation {{.Conversation.ID}} · {{len .Messages}} messages</p>
-{{template "messages" (list (printf "c%d-" .Conversation.ID) .Messages)}}</section>
+{{template "messages" (list (printf "c%d-" .Conversation.ID) .Messages)}}{{template "hands" .Hands}}</section>
 {{else}}<p class="empty">No messages.</p>
 {{end}}</body>
 </html>
@@ -493,6 +506,7 @@ func TranscriptFilename(convID int64, format string) string {
 type SessionConversation struct {
 	Conversation model.Conversation `json:"conversation"`
 	Messages     []model.Message    `json:"messages"`
+	Hands        []store.HandEvent  `json:"hands"`
 }
 
 // SessionTranscript is every conversation's messages in a class session's
@@ -541,8 +555,11 @@ func BuildSessionTranscript(ctx context.Context, st *store.Store, sessionID int6
 		if err != nil {
 			return t, err
 		}
-		t.Conversations = append(t.Conversations, SessionConversation{Conversation: conv, Messages: msgs[:n:n]})
+		t.Conversations = append(t.Conversations, SessionConversation{Conversation: conv, Messages: msgs[:n:n], Hands: []store.HandEvent{}})
 		msgs = msgs[n:]
+	}
+	if err := sessionHands(ctx, st, &t, since, until); err != nil {
+		return t, err
 	}
 	t.Class, err = className(ctx, st)
 	return t, err
