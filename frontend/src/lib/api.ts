@@ -18,6 +18,7 @@ import type {
   Member,
   Message,
   Mute,
+  Hand,
   SearchQuery,
   SearchResult,
   ServerFrame,
@@ -324,6 +325,23 @@ export class Api {
   }
   async pins(conversationId: number): Promise<Message[]> {
     return (await this.request<{ messages: Message[] }>('GET', `/conversations/${conversationId}/pins`)).messages ?? [];
+  }
+
+  // --- raised hands (lib/hands.svelte.ts) ---------------------------------
+  async hands(conversationId: number): Promise<Hand[]> {
+    return (await this.request<{ hands: Hand[] }>('GET', `/conversations/${conversationId}/hands`)).hands ?? [];
+  }
+  raiseHand(conversationId: number): Promise<Hand> {
+    return this.request('POST', `/conversations/${conversationId}/hands`);
+  }
+  lowerHand(conversationId: number, userId: number): Promise<void> {
+    return this.request('DELETE', `/conversations/${conversationId}/hands/${userId}`);
+  }
+  nextHand(conversationId: number): Promise<Hand> {
+    return this.request('POST', `/conversations/${conversationId}/hands/next`);
+  }
+  lowerAllHands(conversationId: number): Promise<{ lowered: number }> {
+    return this.request('DELETE', `/conversations/${conversationId}/hands`);
   }
 
   // --- admin ---------------------------------------------------------------

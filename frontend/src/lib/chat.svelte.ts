@@ -22,6 +22,7 @@ import { NetTransport, type TransportKind } from './transport';
 import { t } from './i18n.svelte';
 import { refusalText } from './refusal';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
+import { Hands } from './hands.svelte';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
@@ -105,6 +106,7 @@ export const LIVE_BACKLOG = 20;
 
 export class ChatApp {
   readonly api = new Api();
+  readonly hands = new Hands(this.api); // hands.svelte.ts
   socket: ChatSocket | null = null;
 
   phase = $state<'loading' | 'join' | 'app'>('loading');
@@ -1026,6 +1028,11 @@ export class ChatApp {
       case 'mentioned':
         this.onMentioned(f.conversation_id, f.message);
         break;
+      case 'hand_raised':
+      case 'hand_lowered':
+      case 'hand_cleared':
+        if (this.hands.apply(f, this.me?.id)) this.toast(t('hands.your_turn_in', { name: this.conversation(f.conversation_id)?.name ?? t('state.a_conversation') }), 'info');
+        break;
       case 'ready': {
         const again = this.everOnline;
         this.everOnline = true;
@@ -1040,6 +1047,7 @@ export class ChatApp {
           void this.loadConversations();
           void this.refreshPaused();
           void this.loadInfo();
+          void this.hands.reload();
           if (this.isAdmin) void this.loadFlags();
           if (this.route.view === 'chat' && this.subscribed === this.route.id) void this.refreshOpen(this.route.id);
           // The live feed: the socket resumed its subscriptions; fetch the recent pages again (deletions while away).

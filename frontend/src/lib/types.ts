@@ -244,7 +244,23 @@ export type ServerFrame =
   | { type: 'conversation_deleted'; conversation_id: number }
   | { type: 'mentioned'; conversation_id: number; message: Message }
   | { type: 'message_edited'; conversation_id: number; message: Message }
-  | { type: 'reaction_added' | 'reaction_removed'; conversation_id: number; message_id: number; emoji: string; user_id: number; reactions: Reaction[] };
+  | { type: 'reaction_added' | 'reaction_removed'; conversation_id: number; message_id: number; emoji: string; user_id: number; reactions: Reaction[] }
+  | HandFrame;
+
+// --- raised hands (lib/hands.svelte.ts) -------------------------------------------
+
+/** A raised hand in a conversation's queue; place 1 is first. */
+export interface Hand {
+  conversation_id: number;
+  user: User;
+  raised_at: string;
+  place: number;
+}
+
+export type HandFrame =
+  | { type: 'hand_raised'; conversation_id: number; hand: Hand }
+  | { type: 'hand_lowered'; conversation_id: number; user_id: number; reason: 'self' | 'next' | 'lowered'; by_user_id: number | null }
+  | { type: 'hand_cleared'; conversation_id: number; user_ids: number[]; by_user_id: number };
 
 // --- search and mentions (issue 8) ---------------------------------------------
 
