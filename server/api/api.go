@@ -131,6 +131,7 @@ func (a *API) routes() []route {
 	rt = append(rt, a.docRoutes()...)
 	rt = append(rt, a.eventRoutes()...)
 	rt = append(rt, a.handRoutes()...)
+	rt = append(rt, a.questionRoutes()...)
 	return rt
 }
 

@@ -204,6 +204,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return fmt.Sprintf("/api/v1/conversations/%d/hands/%d", f.conv, rs.memberID)
 		}, body: none, expect: convRoute(204, 204, 204)},
 
+		// Questions: members ask and vote; owners and admins change; only the asker withdraws.
+		"GET /api/v1/conversations/{id}/questions":  {path: conv("/questions?sort=newest"), body: none, expect: convRoute(200, 200, 200)},
+		"POST /api/v1/conversations/{id}/questions": {path: conv("/questions"), body: body(map[string]any{"body": "Why?"}), expect: convRoute(201, 201, 201)},
+		"PATCH /api/v1/questions/{id}": {path: questionFixture(t, rs, ""), body: body(map[string]any{"pinned": true}),
+			expect: convRoute(200, 200, 403)},
+		"DELETE /api/v1/questions/{id}": {path: questionFixture(t, rs, ""), body: none,
+			expect: map[string]int{"admin": 403, "owner": 403, "member": 204, "*": 404, "disabled": 401, "anon": 401}},
+		"PUT /api/v1/questions/{id}/vote":    {path: questionFixture(t, rs, "/vote"), body: none, expect: convRoute(200, 200, 200)},
+		"DELETE /api/v1/questions/{id}/vote": {path: questionFixture(t, rs, "/vote"), body: none, expect: convRoute(200, 200, 200)},
+
 		"POST /api/v1/flags/{id}/resolve": {path: func(f caseFixture) string {
 			return fmt.Sprintf("/api/v1/flags/%d/resolve", reportFixture(t, rs.clients["member"], f.msg))
 		}, body: body(map[string]any{"note": "ok"}), expect: adminOnly(200)},
@@ -376,6 +386,10 @@ func TestAuthorizationMatrixUnderClassPolicies(t *testing.T) {
 			method: "POST", path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d/hands", f.conv) },
 			body:   func(caseFixture) any { return nil },
 			expect: map[string]int{"admin": 201, "owner": 403, "member": 403, "*": 404, "disabled": 401, "anon": 401}},
+		{name: "paused: ask a question", settings: map[string]any{"paused": true},
+			method: "POST", path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d/questions", f.conv) },
+			body:   func(caseFixture) any { return map[string]any{"body": "Paused?"} },
+			expect: map[string]int{"admin": 201, "owner": 403, "member": 403, "*": 404, "disabled": 401, "anon": 401}},
 	}
 	defaults := map[string]any{"group_policy": "anyone", "dm_policy": "anyone", "paused": false}
 	for _, row := range rows {
@@ -398,5 +412,13 @@ func TestAuthorizationMatrixUnderClassPolicies(t *testing.T) {
 				t.Errorf("%s as %s: %d, want %d: %s", row.name, who, r.Status, want, r.Body)
 			}
 		}
+	}
+}
+
+// questionFixture is a path to a question "member" asks in the fixture's group.
+func questionFixture(t *testing.T, rs *roleSet, suffix string) func(caseFixture) string {
+	return func(f caseFixture) string {
+		r := rs.clients["member"].Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/questions", f.conv), map[string]any{"body": "Fixture?"})
+		return fmt.Sprintf("/api/v1/questions/%d%s", int64(r.JSON()["id"].(float64)), suffix)
 	}
 }

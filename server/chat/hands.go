@@ -144,27 +144,38 @@ func countHands(ctx context.Context, st *store.Store, since, until *int64, rows 
 }
 
 // sessionHands puts the hand events of a session's window into the
-// transcript's conversations, adding a section for a conversation that had
-// hands but no messages (sections stay in id order).
+// transcript's conversations.
 func sessionHands(ctx context.Context, st *store.Store, t *SessionTranscript, since, until *int64) error {
 	events, err := st.HandEvents(ctx, 0, since, until)
 	if err != nil {
 		return err
 	}
 	for _, e := range events {
-		i := slices.IndexFunc(t.Conversations, func(c SessionConversation) bool { return c.Conversation.ID >= e.ConversationID })
-		if i < 0 || t.Conversations[i].Conversation.ID != e.ConversationID {
-			conv, err := transcriptConversation(ctx, st, e.ConversationID)
-			if err != nil {
-				return err
-			}
-			sc := SessionConversation{Conversation: conv, Messages: []model.Message{}, Hands: []store.HandEvent{}}
-			if i < 0 {
-				i = len(t.Conversations)
-			}
-			t.Conversations = slices.Insert(t.Conversations, i, sc)
+		i, err := sessionSection(ctx, st, t, e.ConversationID)
+		if err != nil {
+			return err
 		}
 		t.Conversations[i].Hands = append(t.Conversations[i].Hands, e)
 	}
 	return nil
+}
+
+// sessionSection is the index of convID's section in a session transcript,
+// adding one (in id order) for a conversation that had hands or questions
+// but no messages.
+func sessionSection(ctx context.Context, st *store.Store, t *SessionTranscript, convID int64) (int, error) {
+	i := slices.IndexFunc(t.Conversations, func(c SessionConversation) bool { return c.Conversation.ID >= convID })
+	if i >= 0 && t.Conversations[i].Conversation.ID == convID {
+		return i, nil
+	}
+	conv, err := transcriptConversation(ctx, st, convID)
+	if err != nil {
+		return 0, err
+	}
+	if i < 0 {
+		i = len(t.Conversations)
+	}
+	t.Conversations = slices.Insert(t.Conversations, i, SessionConversation{Conversation: conv, Messages: []model.Message{},
+		Hands: []store.HandEvent{}, Questions: []store.QuestionRecord{}})
+	return i, nil
 }

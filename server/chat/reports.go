@@ -112,13 +112,15 @@ type ConversationCount struct {
 
 // ParticipationRow is one account's participation.
 type ParticipationRow struct {
-	User          model.User          `json:"user"`
-	Messages      int                 `json:"messages"`
-	Words         int                 `json:"words"`
-	Conversations []ConversationCount `json:"conversations"`
-	FirstAt       *model.Time         `json:"first_at"`
-	LastAt        *model.Time         `json:"last_at"`
-	HandsRaised   int                 `json:"hands_raised"` // raise events in the range (hands.go)
+	User           model.User          `json:"user"`
+	Messages       int                 `json:"messages"`
+	Words          int                 `json:"words"`
+	Conversations  []ConversationCount `json:"conversations"`
+	FirstAt        *model.Time         `json:"first_at"`
+	LastAt         *model.Time         `json:"last_at"`
+	HandsRaised    int                 `json:"hands_raised"`    // raise events in the range (hands.go)
+	QuestionsAsked int                 `json:"questions_asked"` // questions.go
+	UpvotesGiven   int                 `json:"upvotes_given"`
 }
 
 // Participation is the participation report.
@@ -174,13 +176,16 @@ func BuildParticipation(ctx context.Context, st *store.Store, r TimeRange) (Part
 	if err != nil {
 		return p, err
 	}
-	err = countHands(ctx, st, since, until, byID)
+	if err = countHands(ctx, st, since, until, byID); err != nil {
+		return p, err
+	}
+	err = countQuestions(ctx, st, since, until, byID)
 	return p, err
 }
 
 // ParticipationCSVHeader is the first row of the participation CSV.
 var ParticipationCSVHeader = []string{"user_id", "username", "display_name", "role", "messages", "words",
-	"conversations", "first_message_at", "last_message_at", "hands_raised"}
+	"conversations", "first_message_at", "last_message_at", "hands_raised", "questions_asked", "upvotes_given"}
 
 // WriteParticipation writes the report as json or csv.
 func WriteParticipation(w io.Writer, p Participation, format string) error {
@@ -195,7 +200,8 @@ func WriteParticipation(w io.Writer, p Participation, format string) error {
 		for _, r := range p.Rows {
 			row := []string{strconv.FormatInt(r.User.ID, 10), r.User.Username, r.User.DisplayName, r.User.Role,
 				strconv.Itoa(r.Messages), strconv.Itoa(r.Words), strconv.Itoa(len(r.Conversations)),
-				csvTime(r.FirstAt), csvTime(r.LastAt), strconv.Itoa(r.HandsRaised)}
+				csvTime(r.FirstAt), csvTime(r.LastAt), strconv.Itoa(r.HandsRaised),
+				strconv.Itoa(r.QuestionsAsked), strconv.Itoa(r.UpvotesGiven)}
 			if err := cw.Write(row); err != nil {
 				return err
 			}
@@ -236,6 +242,9 @@ type Transcript struct {
 	Until        *model.Time        `json:"until"`
 	Messages     []model.Message    `json:"messages"`
 	Hands        []store.HandEvent  `json:"hands"` // raised and lowered hands in the range
+	// Questions asked in the range, withdrawn ones too, each naming its asker:
+	// transcripts are for staff, who always see who asked.
+	Questions []store.QuestionRecord `json:"questions"`
 }
 
 // BuildTranscript reads a conversation's transcript (no authorization).
@@ -257,7 +266,10 @@ func BuildTranscript(ctx context.Context, st *store.Store, convID int64, r TimeR
 	if t.Messages, err = st.MessagesInRange(ctx, convID, since, until); err != nil {
 		return t, err
 	}
-	t.Hands, err = st.HandEvents(ctx, convID, since, until)
+	if t.Hands, err = st.HandEvents(ctx, convID, since, until); err != nil {
+		return t, err
+	}
+	t.Questions, err = st.QuestionsInRange(ctx, convID, since, until)
 	return t, err
 }
 
@@ -452,6 +464,10 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 <ol class="hands">
 {{range .}}<li><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.User.DisplayName}}</span> (@{{.User.Username}})</div><div class="body">{{if .Raised}}✋ raised a hand{{else if eq .Reason "next"}}was called on{{if .By}} by {{.By.DisplayName}}{{end}}{{else if eq .Reason "all"}}hand lowered with all others{{if .By}} by {{.By.DisplayName}}{{end}}{{else if .By}}hand lowered by {{.By.DisplayName}}{{else}}lowered their hand{{end}}</div></li>
 {{end}}</ol>
+{{end}}{{end}}{{define "questions"}}{{if .}}<h3>Questions</h3>
+<ol class="questions">
+{{range .}}<li><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Asker.DisplayName}}</span> (@{{.Asker.Username}}{{if .Anonymous}}, anonymous to classmates{{end}}) · {{.Votes}} upvotes · {{.Status}}{{if .Pinned}} · pinned{{end}}</div><div class="body">{{.Body}}</div>{{if .Answer}}<div class="meta">Answer{{if .AnsweredBy}} by {{.AnsweredBy.DisplayName}}{{end}}: {{.Answer}}</div>{{end}}</li>
+{{end}}</ol>
 {{end}}{{end}}<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -467,7 +483,7 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 {{if .Class}}<p class="class">{{.Class}}</p>{{end}}
 <p class="meta">Transcript of conversation {{.Conversation.ID}}{{if .SessionID}} · class session {{.SessionID}}{{end}}{{if .Since}} · from {{whenp .Since}}{{end}}{{if .Until}} · until {{whenp .Until}}{{end}} · {{len .Messages}} messages · exported {{when .ExportedAt}}</p>
 </header>
-{{template "messages" (list "" .Messages)}}{{template "hands" .Hands}}</body>
+{{template "messages" (list "" .Messages)}}{{template "hands" .Hands}}{{template "questions" .Questions}}</body>
 </html>
 `)).New("session").Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -489,7 +505,7 @@ h2 { font-size: 1.2em; margin: 0 0 .2em; break-after: avoid; page-break-after: a
 {{range .Conversations}}<section id="c{{.Conversation.ID}}">
 <h2>{{.Conversation.Name}}</h2>
 <p class="meta">Conversation {{.Conversation.ID}} · {{len .Messages}} messages</p>
-{{template "messages" (list (printf "c%d-" .Conversation.ID) .Messages)}}{{template "hands" .Hands}}</section>
+{{template "messages" (list (printf "c%d-" .Conversation.ID) .Messages)}}{{template "hands" .Hands}}{{template "questions" .Questions}}</section>
 {{else}}<p class="empty">No messages.</p>
 {{end}}</body>
 </html>
@@ -504,9 +520,10 @@ func TranscriptFilename(convID int64, format string) string {
 
 // SessionConversation is one conversation in a session transcript.
 type SessionConversation struct {
-	Conversation model.Conversation `json:"conversation"`
-	Messages     []model.Message    `json:"messages"`
-	Hands        []store.HandEvent  `json:"hands"`
+	Conversation model.Conversation     `json:"conversation"`
+	Messages     []model.Message        `json:"messages"`
+	Hands        []store.HandEvent      `json:"hands"`
+	Questions    []store.QuestionRecord `json:"questions"`
 }
 
 // SessionTranscript is every conversation's messages in a class session's
@@ -555,10 +572,14 @@ func BuildSessionTranscript(ctx context.Context, st *store.Store, sessionID int6
 		if err != nil {
 			return t, err
 		}
-		t.Conversations = append(t.Conversations, SessionConversation{Conversation: conv, Messages: msgs[:n:n], Hands: []store.HandEvent{}})
+		t.Conversations = append(t.Conversations, SessionConversation{Conversation: conv, Messages: msgs[:n:n], Hands: []store.HandEvent{},
+			Questions: []store.QuestionRecord{}})
 		msgs = msgs[n:]
 	}
 	if err := sessionHands(ctx, st, &t, since, until); err != nil {
+		return t, err
+	}
+	if err := sessionQuestions(ctx, st, &t, since, until); err != nil {
 		return t, err
 	}
 	t.Class, err = className(ctx, st)
