@@ -19,6 +19,7 @@ import type {
   Message,
   Mute,
   Hand,
+  Question,
   SearchQuery,
   SearchResult,
   ServerFrame,
@@ -342,6 +343,23 @@ export class Api {
   }
   lowerAllHands(conversationId: number): Promise<{ lowered: number }> {
     return this.request('DELETE', `/conversations/${conversationId}/hands`);
+  }
+
+  // --- questions (lib/questions.svelte.ts) -----------------------------------
+  async questions(conversationId: number): Promise<Question[]> {
+    return (await this.request<{ questions: Question[] }>('GET', `/conversations/${conversationId}/questions`)).questions ?? [];
+  }
+  askQuestion(conversationId: number, body: string, anonymous: boolean): Promise<Question> {
+    return this.request('POST', `/conversations/${conversationId}/questions`, { body, anonymous });
+  }
+  voteQuestion(id: number, on: boolean): Promise<Question> {
+    return this.request(on ? 'PUT' : 'DELETE', `/questions/${id}/vote`);
+  }
+  updateQuestion(id: number, patch: { status?: 'open' | 'answered' | 'dismissed'; pinned?: boolean; answer?: string }): Promise<Question> {
+    return this.request('PATCH', `/questions/${id}`, patch);
+  }
+  withdrawQuestion(id: number): Promise<void> {
+    return this.request('DELETE', `/questions/${id}`);
   }
 
   // --- admin ---------------------------------------------------------------

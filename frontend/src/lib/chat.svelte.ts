@@ -23,6 +23,7 @@ import { t } from './i18n.svelte';
 import { refusalText } from './refusal';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
 import { Hands } from './hands.svelte';
+import { Questions } from './questions.svelte';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
@@ -107,6 +108,7 @@ export const LIVE_BACKLOG = 20;
 export class ChatApp {
   readonly api = new Api();
   readonly hands = new Hands(this.api); // hands.svelte.ts
+  readonly questions = new Questions(this.api); // questions.svelte.ts
   socket: ChatSocket | null = null;
 
   phase = $state<'loading' | 'join' | 'app'>('loading');
@@ -1028,6 +1030,11 @@ export class ChatApp {
       case 'mentioned':
         this.onMentioned(f.conversation_id, f.message);
         break;
+      case 'question_asked':
+      case 'question_updated':
+      case 'question_removed':
+        this.questions.apply(f);
+        break;
       case 'hand_raised':
       case 'hand_lowered':
       case 'hand_cleared':
@@ -1048,6 +1055,7 @@ export class ChatApp {
           void this.refreshPaused();
           void this.loadInfo();
           void this.hands.reload();
+          void this.questions.reload();
           if (this.isAdmin) void this.loadFlags();
           if (this.route.view === 'chat' && this.subscribed === this.route.id) void this.refreshOpen(this.route.id);
           // The live feed: the socket resumed its subscriptions; fetch the recent pages again (deletions while away).

@@ -245,7 +245,8 @@ export type ServerFrame =
   | { type: 'mentioned'; conversation_id: number; message: Message }
   | { type: 'message_edited'; conversation_id: number; message: Message }
   | { type: 'reaction_added' | 'reaction_removed'; conversation_id: number; message_id: number; emoji: string; user_id: number; reactions: Reaction[] }
-  | HandFrame;
+  | HandFrame
+  | QuestionFrame;
 
 // --- raised hands (lib/hands.svelte.ts) -------------------------------------------
 
@@ -287,3 +288,28 @@ export interface SearchQuery {
   limit?: number;
   offset?: number;
 }
+
+// --- questions (lib/questions.svelte.ts) ------------------------------------------
+
+/** A question as this viewer may see it: asker null when anonymous to a classmate. */
+export interface Question {
+  id: number;
+  conversation_id: number;
+  body: string;
+  anonymous: boolean;
+  asker: User | null;
+  mine: boolean;
+  status: 'open' | 'answered' | 'dismissed';
+  pinned: boolean;
+  answer: string;
+  answered_by: User | null;
+  answered_at: string | null;
+  votes: number;
+  /** The viewer's own upvote: in REST answers, never in frames. */
+  voted?: boolean;
+  created_at: string;
+}
+
+export type QuestionFrame =
+  | { type: 'question_asked' | 'question_updated'; conversation_id: number; question: Question }
+  | { type: 'question_removed'; conversation_id: number; question_id: number };
