@@ -84,15 +84,11 @@ func (s *Service) publishQuestion(ctx context.Context, typ string, r store.Quest
 		}
 	}
 	staffF := QuestionFrame{Type: typ, ConversationID: r.ConversationID, Question: viewQuestion(r, 0, true)}
-	askerF := QuestionFrame{Type: typ, ConversationID: r.ConversationID, Question: viewQuestion(r, r.Asker.ID, false)}
-	var peerF any = QuestionFrame{Type: typ, ConversationID: r.ConversationID, Question: viewQuestion(r, 0, false)}
+	var askerF, peerF any = QuestionFrame{Type: typ, ConversationID: r.ConversationID, Question: viewQuestion(r, r.Asker.ID, false)},
+		QuestionFrame{Type: typ, ConversationID: r.ConversationID, Question: viewQuestion(r, 0, false)}
 	if removedForStudents {
 		peerF = QuestionRemovedFrame{Type: "question_removed", ConversationID: r.ConversationID, QuestionID: r.ID}
-		askerF.Question.Mine = true
-	}
-	var askerV any = askerF
-	if removedForStudents {
-		askerV = peerF
+		askerF = peerF
 	}
 	s.hub.PublishSplit(r.ConversationID, ids, func(u model.User) int {
 		switch {
@@ -102,7 +98,7 @@ func (s *Service) publishQuestion(ctx context.Context, typ string, r store.Quest
 			return 1
 		}
 		return 2
-	}, staffF, askerV, peerF)
+	}, staffF, askerF, peerF)
 }
 
 func validQuestionText(field, s string) (string, error) {
