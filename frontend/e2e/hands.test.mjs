@@ -95,18 +95,22 @@ test('lower all, and the conversation view of the queue', async () => {
   await ben.getByRole('button', { name: 'Raise your hand' }).click();
   await until(async () => (await queueNames(prof)).length === 2, 'two hands again');
   // The professor's view beside the conversation shows the same queue.
-  await prof.evaluate((id) => (location.hash = `#c/${id}`), general.id); // on a phone the console hides the list
-  await prof.getByTestId('chat-title').filter({ hasText: general.name }).waitFor();
-  await prof.getByTestId('hands-count').filter({ hasText: '2' }).waitFor();
-  await prof.getByTestId('hands-open').click();
-  const panel = prof.getByTestId('hands-panel');
+  // The professor's laptop beside the phone: the queue next to the conversation.
+  const desk = await newPage(browser, { tag: 'prof-desk' });
+  await signIn(desk, server.url, 'prof', 'password');
+  await openConversation(desk, general.name);
+  await desk.getByTestId('hands-count').filter({ hasText: '2' }).waitFor();
+  await desk.getByTestId('hands-open').click();
+  const panel = desk.getByTestId('hands-panel');
   await panel.getByTestId('hand-item').nth(1).waitFor();
-  await shot(prof, 'hands-panel.png');
+  await shot(desk, 'hands-panel.png');
   await panel.getByTestId('hand-lower-all').click();
   await until(async () => (await place(ann)) === '0' && (await place(ben)) === '0', 'both hands down');
   await panel.getByText('No hands raised.').waitFor();
   assert.deepEqual(await stored(), []);
   assertClean(prof);
+  assertClean(desk);
+  await desk.context().close();
 });
 
 test('pause all refuses a raise, with the reason', async () => {
