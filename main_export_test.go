@@ -74,7 +74,7 @@ func TestExportParticipationMatchesREST(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(cli)), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[1], ",ann,ann,user,3,12,1,") || !strings.Contains(lines[2], ",bob,bob,user,2,6,1,") ||
-		!strings.HasSuffix(lines[3], ",cat,cat,user,0,0,0,,") {
+		!strings.HasSuffix(lines[3], ",cat,cat,user,0,0,0,,,0,0,0") {
 		t.Fatalf("participation csv:\n%s", cli)
 	}
 	if !bytes.Equal(getFile(t, p.url, prof, "/api/v1/participation?format=json"), exportOut(t, "--data", data, "--participation", "--format", "json")) {

@@ -133,6 +133,8 @@ func (a *API) routes() []route {
 	rt = append(rt, a.docRoutes()...)
 	rt = append(rt, a.eventRoutes()...)
 	rt = append(rt, a.firstRunRoutes()...)
+	rt = append(rt, a.handRoutes()...)
+	rt = append(rt, a.questionRoutes()...)
 	return rt
 }
 

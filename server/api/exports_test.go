@@ -274,7 +274,7 @@ func checkParticipation(t *testing.T, c *exportClass, since, until string) {
 	if err != nil {
 		t.Fatalf("csv: %v\n%s", err, r.Body)
 	}
-	if strings.Join(recs[0], ",") != "user_id,username,display_name,role,messages,words,conversations,first_message_at,last_message_at" {
+	if strings.Join(recs[0], ",") != "user_id,username,display_name,role,messages,words,conversations,first_message_at,last_message_at,hands_raised,questions_asked,upvotes_given" {
 		t.Errorf("csv header %v", recs[0])
 	}
 	if len(recs) != len(rep.Rows)+1 {
@@ -286,7 +286,7 @@ func checkParticipation(t *testing.T, c *exportClass, since, until string) {
 			dn = "'" + dn
 		}
 		want := []string{strconv.FormatInt(row.User.ID, 10), row.User.Username, dn, row.User.Role,
-			strconv.Itoa(row.Messages), strconv.Itoa(row.Words), strconv.Itoa(len(row.Conversations)), deref(row.FirstAt), deref(row.LastAt)}
+			strconv.Itoa(row.Messages), strconv.Itoa(row.Words), strconv.Itoa(len(row.Conversations)), deref(row.FirstAt), deref(row.LastAt), "0", "0", "0"}
 		if !reflect.DeepEqual(recs[i+1], want) {
 			t.Errorf("csv row %d: %q, want %q", i+1, recs[i+1], want)
 		}

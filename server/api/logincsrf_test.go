@@ -120,6 +120,9 @@ func TestJSONRoutesRefuseOtherContentTypes(t *testing.T) {
 		"DELETE /api/v1/users/{id}":                           true,
 		"DELETE /api/v1/conversations/{id}":                   true,
 		"DELETE /api/v1/conversations/{id}/members/{user_id}": true,
+		"POST /api/v1/conversations/{id}/hands":               true,
+		"POST /api/v1/conversations/{id}/hands/next":          true,
+		"PUT /api/v1/questions/{id}/vote":                     true,
 	}
 	n := 0
 	for _, p := range api.Routes() {

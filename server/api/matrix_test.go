@@ -196,6 +196,32 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"PUT /api/v1/conversations/{id}/notifications":   {path: conv("/notifications"), body: body(map[string]any{"muted": true}), expect: convRoute(204, 204, 204)},
 		"GET /api/v1/search":                             {path: fixed("/api/v1/search?q=hi"), body: none, expect: signedIn(200)},
 
+		// Raised hands: members raise and lower their own; owners and admins call on, lower any, lower all.
+		"GET /api/v1/conversations/{id}/hands":  {path: conv("/hands"), body: none, expect: convRoute(200, 200, 200)},
+		"POST /api/v1/conversations/{id}/hands": {path: conv("/hands"), body: none, expect: convRoute(201, 201, 201)},
+		"DELETE /api/v1/conversations/{id}/hands": {path: conv("/hands"), body: func(_ string, f caseFixture) any {
+			rs.clients["member"].Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/hands", f.conv), nil)
+			return nil
+		}, expect: convRoute(200, 200, 403)},
+		"POST /api/v1/conversations/{id}/hands/next": {path: conv("/hands/next"), body: func(_ string, f caseFixture) any {
+			rs.clients["member"].Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/hands", f.conv), nil)
+			return nil
+		}, expect: convRoute(200, 200, 403)},
+		"DELETE /api/v1/conversations/{id}/hands/{user_id}": {path: func(f caseFixture) string {
+			rs.clients["member"].Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/hands", f.conv), nil)
+			return fmt.Sprintf("/api/v1/conversations/%d/hands/%d", f.conv, rs.memberID)
+		}, body: none, expect: convRoute(204, 204, 204)},
+
+		// Questions: members ask and vote; owners and admins change; only the asker withdraws.
+		"GET /api/v1/conversations/{id}/questions":  {path: conv("/questions?sort=newest"), body: none, expect: convRoute(200, 200, 200)},
+		"POST /api/v1/conversations/{id}/questions": {path: conv("/questions"), body: body(map[string]any{"body": "Why?"}), expect: convRoute(201, 201, 201)},
+		"PATCH /api/v1/questions/{id}": {path: questionFixture(t, rs, ""), body: body(map[string]any{"pinned": true}),
+			expect: convRoute(200, 200, 403)},
+		"DELETE /api/v1/questions/{id}": {path: questionFixture(t, rs, ""), body: none,
+			expect: map[string]int{"admin": 403, "owner": 403, "member": 204, "*": 404, "disabled": 401, "anon": 401}},
+		"PUT /api/v1/questions/{id}/vote":    {path: questionFixture(t, rs, "/vote"), body: none, expect: convRoute(200, 200, 200)},
+		"DELETE /api/v1/questions/{id}/vote": {path: questionFixture(t, rs, "/vote"), body: none, expect: convRoute(200, 200, 200)},
+
 		"POST /api/v1/flags/{id}/resolve": {path: func(f caseFixture) string {
 			return fmt.Sprintf("/api/v1/flags/%d/resolve", reportFixture(t, rs.clients["member"], f.msg))
 		}, body: body(map[string]any{"note": "ok"}), expect: adminOnly(200)},
@@ -364,8 +390,16 @@ func TestAuthorizationMatrixUnderClassPolicies(t *testing.T) {
 			method: "POST", path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d/members", f.conv) },
 			body:   func(f caseFixture) any { return map[string]any{"user_id": f.freshUser} },
 			expect: map[string]int{"admin": 201, "owner": 403, "*": 404, "disabled": 401, "anon": 401}},
+		{name: "paused: raise a hand", settings: map[string]any{"paused": true},
+			method: "POST", path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d/hands", f.conv) },
+			body:   func(caseFixture) any { return nil },
+			expect: map[string]int{"admin": 201, "owner": 403, "member": 403, "*": 404, "disabled": 401, "anon": 401}},
+		{name: "paused: ask a question", settings: map[string]any{"paused": true},
+			method: "POST", path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d/questions", f.conv) },
+			body:   func(caseFixture) any { return map[string]any{"body": "Paused?"} },
+			expect: map[string]int{"admin": 201, "owner": 403, "member": 403, "*": 404, "disabled": 401, "anon": 401}},
 	}
-	defaults := map[string]any{"group_policy": "anyone", "dm_policy": "anyone"}
+	defaults := map[string]any{"group_policy": "anyone", "dm_policy": "anyone", "paused": false}
 	for _, row := range rows {
 		for _, who := range callers {
 			f := rs.fresh(t)
@@ -386,5 +420,13 @@ func TestAuthorizationMatrixUnderClassPolicies(t *testing.T) {
 				t.Errorf("%s as %s: %d, want %d: %s", row.name, who, r.Status, want, r.Body)
 			}
 		}
+	}
+}
+
+// questionFixture is a path to a question "member" asks in the fixture's group.
+func questionFixture(t *testing.T, rs *roleSet, suffix string) func(caseFixture) string {
+	return func(f caseFixture) string {
+		r := rs.clients["member"].Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/questions", f.conv), map[string]any{"body": "Fixture?"})
+		return fmt.Sprintf("/api/v1/questions/%d%s", int64(r.JSON()["id"].(float64)), suffix)
 	}
 }

@@ -112,12 +112,15 @@ type ConversationCount struct {
 
 // ParticipationRow is one account's participation.
 type ParticipationRow struct {
-	User          model.User          `json:"user"`
-	Messages      int                 `json:"messages"`
-	Words         int                 `json:"words"`
-	Conversations []ConversationCount `json:"conversations"`
-	FirstAt       *model.Time         `json:"first_at"`
-	LastAt        *model.Time         `json:"last_at"`
+	User           model.User          `json:"user"`
+	Messages       int                 `json:"messages"`
+	Words          int                 `json:"words"`
+	Conversations  []ConversationCount `json:"conversations"`
+	FirstAt        *model.Time         `json:"first_at"`
+	LastAt         *model.Time         `json:"last_at"`
+	HandsRaised    int                 `json:"hands_raised"`    // raise events in the range (hands.go)
+	QuestionsAsked int                 `json:"questions_asked"` // questions.go
+	UpvotesGiven   int                 `json:"upvotes_given"`
 }
 
 // Participation is the participation report.
@@ -170,12 +173,19 @@ func BuildParticipation(ctx context.Context, st *store.Store, r TimeRange) (Part
 		}
 		return nil
 	})
+	if err != nil {
+		return p, err
+	}
+	if err = countHands(ctx, st, since, until, byID); err != nil {
+		return p, err
+	}
+	err = countQuestions(ctx, st, since, until, byID)
 	return p, err
 }
 
 // ParticipationCSVHeader is the first row of the participation CSV.
 var ParticipationCSVHeader = []string{"user_id", "username", "display_name", "role", "messages", "words",
-	"conversations", "first_message_at", "last_message_at"}
+	"conversations", "first_message_at", "last_message_at", "hands_raised", "questions_asked", "upvotes_given"}
 
 // WriteParticipation writes the report as json or csv.
 func WriteParticipation(w io.Writer, p Participation, format string) error {
@@ -190,7 +200,8 @@ func WriteParticipation(w io.Writer, p Participation, format string) error {
 		for _, r := range p.Rows {
 			row := []string{strconv.FormatInt(r.User.ID, 10), r.User.Username, r.User.DisplayName, r.User.Role,
 				strconv.Itoa(r.Messages), strconv.Itoa(r.Words), strconv.Itoa(len(r.Conversations)),
-				csvTime(r.FirstAt), csvTime(r.LastAt)}
+				csvTime(r.FirstAt), csvTime(r.LastAt), strconv.Itoa(r.HandsRaised),
+				strconv.Itoa(r.QuestionsAsked), strconv.Itoa(r.UpvotesGiven)}
 			if err := cw.Write(row); err != nil {
 				return err
 			}
@@ -231,6 +242,10 @@ type Transcript struct {
 	Since        *model.Time        `json:"since"`
 	Until        *model.Time        `json:"until"`
 	Messages     []model.Message    `json:"messages"`
+	Hands        []store.HandEvent  `json:"hands"` // raised and lowered hands in the range
+	// Questions asked in the range, withdrawn ones too, each naming its asker:
+	// transcripts are for staff, who always see who asked.
+	Questions []store.QuestionRecord `json:"questions"`
 }
 
 // BuildTranscript reads a conversation's transcript (no authorization).
@@ -249,7 +264,13 @@ func BuildTranscript(ctx context.Context, st *store.Store, convID int64, r TimeR
 		return t, err
 	}
 	since, until := r.millis()
-	t.Messages, err = st.MessagesInRange(ctx, convID, since, until)
+	if t.Messages, err = st.MessagesInRange(ctx, convID, since, until); err != nil {
+		return t, err
+	}
+	if t.Hands, err = st.HandEvents(ctx, convID, since, until); err != nil {
+		return t, err
+	}
+	t.Questions, err = st.QuestionsInRange(ctx, convID, since, until)
 	return t, err
 }
 
@@ -458,6 +479,14 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 {{range .Messages}}<li{{if .Deleted}} class="deleted"{{end}} id="{{$.Prefix}}m{{.Seq}}"><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Sender.DisplayName}}</span> (@{{.Sender.Username}}{{with role .Sender.Role}}, {{.}}{{end}})</div>{{if .ReplyTo}}<div class="meta">↩ {{tr "reply_to"}} <a href="#{{$.Prefix}}m{{.ReplyTo.Seq}}">{{.ReplyTo.Sender.DisplayName}}, #{{.ReplyTo.Seq}}</a></div>{{end}}<div class="body">{{if .Deleted}}{{tr "deleted"}}{{else}}{{.Body}}{{end}}</div>{{if .EditedAt}}<div class="meta">{{tr "edited" (when .EditedAt)}}</div>{{end}}{{range .Attachments}}<div class="meta">📎 {{.Name}} ({{count "bytes" .Size}})</div>{{end}}{{if .Reactions}}<div class="meta">{{range $i, $r := .Reactions}}{{if $i}} · {{end}}{{$r.Emoji}} {{$r.Count}}{{end}}</div>{{end}}</li>
 {{end}}</ol>
 {{else}}<p class="empty">{{tr "no_messages"}}</p>
+{{end}}{{end}}{{define "hands"}}{{if .}}<h3>{{tr "raised_hands"}}</h3>
+<ol class="hands">
+{{range .}}<li><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.User.DisplayName}}</span> (@{{.User.Username}})</div><div class="body">{{if .Raised}}{{tr "hand.raised"}}{{else if eq .Reason "next"}}{{if .By}}{{tr "hand.called_by" .By.DisplayName}}{{else}}{{tr "hand.called"}}{{end}}{{else if eq .Reason "all"}}{{if .By}}{{tr "hand.lowered_all_by" .By.DisplayName}}{{else}}{{tr "hand.lowered_all"}}{{end}}{{else if .By}}{{tr "hand.lowered_by" .By.DisplayName}}{{else}}{{tr "hand.lowered"}}{{end}}</div></li>
+{{end}}</ol>
+{{end}}{{end}}{{define "questions"}}{{if .}}<h3>{{tr "questions"}}</h3>
+<ol class="questions">
+{{range .}}<li><div class="head"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05.000Z07:00"}}">{{when .CreatedAt}}</time> · <span class="sender">{{.Asker.DisplayName}}</span> (@{{.Asker.Username}}{{if .Anonymous}}, {{tr "anonymous_to_classmates"}}{{end}}) · {{count "upvotes" .Votes}} · {{tr (printf "question.%s" .Status)}}{{if .Pinned}} · {{tr "pinned"}}{{end}}</div><div class="body">{{.Body}}</div>{{if .Answer}}<div class="meta">{{if .AnsweredBy}}{{tr "answer_by" .AnsweredBy.DisplayName}}{{else}}{{tr "answer"}}{{end}}: {{.Answer}}</div>{{end}}</li>
+{{end}}</ol>
 {{end}}{{end}}<!DOCTYPE html>
 <html lang="{{lang}}" dir="{{dir}}">
 <head>
@@ -473,7 +502,7 @@ li { padding: .35em 0; border-bottom: 1px solid #ddd; break-inside: avoid; page-
 {{if .Class}}<p class="class">{{.Class}}</p>{{end}}
 <p class="meta">{{tr "of_conversation" .Conversation.ID}}{{if .SessionID}} · {{tr "class_session" .SessionID}}{{end}}{{if .Since}} · {{tr "from" (whenp .Since)}}{{end}}{{if .Until}} · {{tr "until" (whenp .Until)}}{{end}} · {{count "messages" (len .Messages)}} · {{tr "exported" (when .ExportedAt)}}</p>
 </header>
-{{template "messages" (list "" .Messages)}}</body>
+{{template "messages" (list "" .Messages)}}{{template "hands" .Hands}}{{template "questions" .Questions}}</body>
 </html>
 `)).New("session").Parse(`<!DOCTYPE html>
 <html lang="{{lang}}" dir="{{dir}}">
@@ -495,7 +524,7 @@ h2 { font-size: 1.2em; margin: 0 0 .2em; break-after: avoid; page-break-after: a
 {{range .Conversations}}<section id="c{{.Conversation.ID}}">
 <h2>{{.Conversation.Name}}</h2>
 <p class="meta">{{tr "conversation" .Conversation.ID}} · {{count "messages" (len .Messages)}}</p>
-{{template "messages" (list (printf "c%d-" .Conversation.ID) .Messages)}}</section>
+{{template "messages" (list (printf "c%d-" .Conversation.ID) .Messages)}}{{template "hands" .Hands}}{{template "questions" .Questions}}</section>
 {{else}}<p class="empty">{{tr "no_messages"}}</p>
 {{end}}</body>
 </html>
@@ -510,8 +539,10 @@ func TranscriptFilename(convID int64, format string) string {
 
 // SessionConversation is one conversation in a session transcript.
 type SessionConversation struct {
-	Conversation model.Conversation `json:"conversation"`
-	Messages     []model.Message    `json:"messages"`
+	Conversation model.Conversation     `json:"conversation"`
+	Messages     []model.Message        `json:"messages"`
+	Hands        []store.HandEvent      `json:"hands"`
+	Questions    []store.QuestionRecord `json:"questions"`
 }
 
 // SessionTranscript is every conversation's messages in a class session's
@@ -561,8 +592,15 @@ func BuildSessionTranscript(ctx context.Context, st *store.Store, sessionID int6
 		if err != nil {
 			return t, err
 		}
-		t.Conversations = append(t.Conversations, SessionConversation{Conversation: conv, Messages: msgs[:n:n]})
+		t.Conversations = append(t.Conversations, SessionConversation{Conversation: conv, Messages: msgs[:n:n], Hands: []store.HandEvent{},
+			Questions: []store.QuestionRecord{}})
 		msgs = msgs[n:]
+	}
+	if err := sessionHands(ctx, st, &t, since, until); err != nil {
+		return t, err
+	}
+	if err := sessionQuestions(ctx, st, &t, since, until); err != nil {
+		return t, err
 	}
 	t.Class, err = className(ctx, st)
 	return t, err

@@ -19,6 +19,8 @@ import type {
   Member,
   Message,
   Mute,
+  Hand,
+  Question,
   SearchQuery,
   SearchResult,
   ServerFrame,
@@ -332,6 +334,40 @@ export class Api {
   }
   async pins(conversationId: number): Promise<Message[]> {
     return (await this.request<{ messages: Message[] }>('GET', `/conversations/${conversationId}/pins`)).messages ?? [];
+  }
+
+  // --- raised hands (lib/hands.svelte.ts) ---------------------------------
+  async hands(conversationId: number): Promise<Hand[]> {
+    return (await this.request<{ hands: Hand[] }>('GET', `/conversations/${conversationId}/hands`)).hands ?? [];
+  }
+  raiseHand(conversationId: number): Promise<Hand> {
+    return this.request('POST', `/conversations/${conversationId}/hands`);
+  }
+  lowerHand(conversationId: number, userId: number): Promise<void> {
+    return this.request('DELETE', `/conversations/${conversationId}/hands/${userId}`);
+  }
+  nextHand(conversationId: number): Promise<Hand> {
+    return this.request('POST', `/conversations/${conversationId}/hands/next`);
+  }
+  lowerAllHands(conversationId: number): Promise<{ lowered: number }> {
+    return this.request('DELETE', `/conversations/${conversationId}/hands`);
+  }
+
+  // --- questions (lib/questions.svelte.ts) -----------------------------------
+  async questions(conversationId: number): Promise<Question[]> {
+    return (await this.request<{ questions: Question[] }>('GET', `/conversations/${conversationId}/questions`)).questions ?? [];
+  }
+  askQuestion(conversationId: number, body: string, anonymous: boolean): Promise<Question> {
+    return this.request('POST', `/conversations/${conversationId}/questions`, { body, anonymous });
+  }
+  voteQuestion(id: number, on: boolean): Promise<Question> {
+    return this.request(on ? 'PUT' : 'DELETE', `/questions/${id}/vote`);
+  }
+  updateQuestion(id: number, patch: { status?: 'open' | 'answered' | 'dismissed'; pinned?: boolean; answer?: string }): Promise<Question> {
+    return this.request('PATCH', `/questions/${id}`, patch);
+  }
+  withdrawQuestion(id: number): Promise<void> {
+    return this.request('DELETE', `/questions/${id}`);
   }
 
   // --- admin ---------------------------------------------------------------

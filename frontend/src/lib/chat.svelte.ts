@@ -23,6 +23,8 @@ import { t } from './i18n.svelte';
 import { refusalText } from './refusal';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
 import { submitSetup, type SetupInput } from './setup';
+import { Hands } from './hands.svelte';
+import { Questions } from './questions.svelte';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
@@ -108,6 +110,8 @@ export const LIVE_BACKLOG = 20;
 
 export class ChatApp {
   readonly api = new Api();
+  readonly hands = new Hands(this.api); // hands.svelte.ts
+  readonly questions = new Questions(this.api); // questions.svelte.ts
   socket: ChatSocket | null = null;
 
   phase = $state<'loading' | 'join' | 'app'>('loading');
@@ -1037,6 +1041,16 @@ export class ChatApp {
       case 'mentioned':
         this.onMentioned(f.conversation_id, f.message);
         break;
+      case 'question_asked':
+      case 'question_updated':
+      case 'question_removed':
+        this.questions.apply(f);
+        break;
+      case 'hand_raised':
+      case 'hand_lowered':
+      case 'hand_cleared':
+        if (this.hands.apply(f, this.me?.id)) this.toast(t('hands.your_turn_in', { name: this.conversation(f.conversation_id)?.name ?? t('state.a_conversation') }), 'info');
+        break;
       case 'ready': {
         const again = this.everOnline;
         this.everOnline = true;
@@ -1051,6 +1065,8 @@ export class ChatApp {
           void this.loadConversations();
           void this.refreshPaused();
           void this.loadInfo();
+          void this.hands.reload();
+          void this.questions.reload();
           if (this.isAdmin) void this.loadFlags();
           if (this.route.view === 'chat' && this.subscribed === this.route.id) void this.refreshOpen(this.route.id);
           // The live feed: the socket resumed its subscriptions; fetch the recent pages again (deletions while away).

@@ -248,7 +248,24 @@ export type ServerFrame =
   | { type: 'conversation_deleted'; conversation_id: number }
   | { type: 'mentioned'; conversation_id: number; message: Message }
   | { type: 'message_edited'; conversation_id: number; message: Message }
-  | { type: 'reaction_added' | 'reaction_removed'; conversation_id: number; message_id: number; emoji: string; user_id: number; reactions: Reaction[] };
+  | { type: 'reaction_added' | 'reaction_removed'; conversation_id: number; message_id: number; emoji: string; user_id: number; reactions: Reaction[] }
+  | HandFrame
+  | QuestionFrame;
+
+// --- raised hands (lib/hands.svelte.ts) -------------------------------------------
+
+/** A raised hand in a conversation's queue; place 1 is first. */
+export interface Hand {
+  conversation_id: number;
+  user: User;
+  raised_at: string;
+  place: number;
+}
+
+export type HandFrame =
+  | { type: 'hand_raised'; conversation_id: number; hand: Hand }
+  | { type: 'hand_lowered'; conversation_id: number; user_id: number; reason: 'self' | 'next' | 'lowered'; by_user_id: number | null }
+  | { type: 'hand_cleared'; conversation_id: number; user_ids: number[]; by_user_id: number };
 
 // --- search and mentions (issue 8) ---------------------------------------------
 
@@ -290,3 +307,27 @@ export interface TrashList {
   conversations: TrashedConversation[];
   retention_seconds: number;
 }
+// --- questions (lib/questions.svelte.ts) ------------------------------------------
+
+/** A question as this viewer may see it: asker null when anonymous to a classmate. */
+export interface Question {
+  id: number;
+  conversation_id: number;
+  body: string;
+  anonymous: boolean;
+  asker: User | null;
+  mine: boolean;
+  status: 'open' | 'answered' | 'dismissed';
+  pinned: boolean;
+  answer: string;
+  answered_by: User | null;
+  answered_at: string | null;
+  votes: number;
+  /** The viewer's own upvote: in REST answers, never in frames. */
+  voted?: boolean;
+  created_at: string;
+}
+
+export type QuestionFrame =
+  | { type: 'question_asked' | 'question_updated'; conversation_id: number; question: Question }
+  | { type: 'question_removed'; conversation_id: number; question_id: number };
