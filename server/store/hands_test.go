@@ -35,8 +35,8 @@ func TestHandEventsAppendOnly(t *testing.T) {
 	if ev, err := s.HandEvents(ctx, conv.ID, nil, nil); err != nil || len(ev) != 2 || ev[1].Reason != HandNext || ev[1].By == nil || ev[1].By.ID != prof {
 		t.Fatalf("events %+v %v", ev, err)
 	}
-	if err := s.DeleteConversation(ctx, conv.ID); err != nil {
-		t.Fatalf("delete conversation with hand events: %v", err)
+	if err := eraseConversation(ctx, s, conv.ID); err != nil {
+		t.Fatalf("purge a conversation with hand events: %v", err)
 	}
 	if ev, err := s.HandEvents(ctx, conv.ID, nil, nil); err != nil || len(ev) != 0 {
 		t.Fatalf("events after delete %+v %v", ev, err)
