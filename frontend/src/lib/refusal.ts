@@ -37,6 +37,8 @@ function when(iso: string): string {
 export function refusalText(code: string, message: string | undefined | null, retryAfter: number | null = null): string {
   const msg = (message ?? '').trim();
   if (LOCAL[code]) return t(LOCAL[code]);
+  const http = /^http_(\d+)$/.exec(code);
+  if (http) return http[1] === '413' ? t('refusal.file_too_large') : t('refusal.http_status', { status: http[1] });
   const wait = slowModeWait(msg);
   if (code === 'rate_limited' && wait !== null) return t('refusal.slow_mode', { seconds: wait });
   if (code === 'forbidden') {
