@@ -10,11 +10,11 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X teamchat/server/config.Version=$(VERSION)
 DESKTOP_TAGS := desktop,production,webkit2_41,webui
 # Go packages: listed explicitly so Go tooling never walks into frontend/node_modules.
-GO_PKGS   := . ./app/... ./server/... ./frontend
+GO_PKGS   := . ./app/... ./server/... ./frontend ./docs
 DATA      ?= .data
 
 .PHONY: run test build build-server build-windows bench lint fuzz web deps deps-desktop deps-web \
-        test-go test-crash test-fuzz test-web test-desktop clean
+        test-go test-crash test-powercut test-storm test-soak test-fuzz test-web test-desktop clean soak bench-storm
 
 ## run: build the desktop app and start it (host mode; without a display it serves headless)
 run: build
@@ -22,7 +22,7 @@ run: build
 	./$(BIN) --data $(DATA)
 
 ## test: everything CI runs (installs its own dependencies)
-test: deps lint test-go test-crash test-fuzz test-web test-desktop
+test: deps lint test-go test-crash test-storm test-soak test-fuzz test-web test-desktop
 	@echo "== make test: all suites passed"
 
 deps:
@@ -57,9 +57,13 @@ build-windows: web
 
 lint:
 	@echo "== gofmt"
-	@out=$$(gofmt -l main.go app server frontend/*.go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l main.go app server frontend/*.go docs/*.go); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "== go vet"
 	$(GO) vet $(GO_PKGS)
+	@echo "== OpenAPI and AsyncAPI documents (redocly lint, pinned in frontend devDependencies; rules in docs/redocly.yaml)"
+	@[ -x frontend/node_modules/.bin/redocly ] || (cd frontend && npm ci --no-audit --no-fund)
+	cd frontend && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint \
+	  --config ../docs/redocly.yaml ../docs/openapi.yaml ../docs/asyncapi.yaml
 	@echo "== go vet (desktop tags)"
 	$(GO) vet -tags desktop,production,webkit2_41 . ./app/...
 	@echo "== module updates (go list -m -u; govulncheck needs an online database this machine cannot reach)"
@@ -76,6 +80,27 @@ test-crash:
 	@echo "== crash suite: SIGKILL at random points, 20 rounds"
 	TEAMCHAT_CRASH_ROUNDS=20 $(GO) test -count=1 -timeout 20m -run 'TestCrashDuringBurst' .
 
+## test-powercut: 50 power cuts on cutfs (a FUSE filesystem that drops what was not fsynced; needs root and /dev/fuse; 5 run in test-go)
+test-powercut:
+	@echo "== power-cut suite: 50 cuts at random writes and fsyncs, restart on what survived"
+	TEAMCHAT_POWERCUT_TRIALS=50 $(GO) test -count=1 -timeout 20m -run 'TestPowerCutLosesNothingAcked' .
+## test-storm: 1,000 students reconnecting after an access-point reset (test-go runs 200, under -race)
+test-storm:
+	@echo "== reconnect storm: 1,000 students behind a resetting access point"
+	$(GO) test -count=1 -timeout 15m -run '^TestReconnectStorm$$' -v . | grep -v 'level='
+
+## test-soak: 2.5 minutes of classroom traffic with churn against the built binary (make soak: 30 minutes)
+test-soak:
+	@echo "== soak: 200 students with churn for 2m30s; open files, goroutines and live heap must stay flat"
+	TEAMCHAT_SOAK=2m30s $(GO) test -count=1 -timeout 15m -run '^TestSoak$$' -v .
+
+## soak: the long soak, 300 students for 30 minutes; samples in bin/soak.csv, slopes in the output
+soak:
+	@echo "== soak: 300 students with churn for 30 minutes (samples in bin/soak.csv)"
+	mkdir -p bin
+	TEAMCHAT_SOAK=30m TEAMCHAT_SOAK_STUDENTS=300 TEAMCHAT_SOAK_CSV=$(CURDIR)/bin/soak.csv \
+	  $(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v .
+
 ## test-fuzz: a short run of every fuzz target: 5,000 inputs each, a count so no time budget can race (make fuzz runs longer)
 test-fuzz:
 	@echo "== fuzzing, 5,000 inputs per target"
@@ -90,14 +115,21 @@ test-desktop:
 	bash scripts/test-desktop.sh
 
 ## bench: load test against the real binary on 127.0.0.1; figures go to docs/performance.md
+##        (CENTRIFUGO=/path/to/centrifugo also measures that peer in the same run)
 bench:
 	@echo "== building the server and the load command"
 	$(GO) build -o bin/teamchat-bench-server .
 	$(GO) build -o bin/loadtest ./server/cmd/loadtest
 	$(GO) build -o bin/searchbench ./server/cmd/searchbench
-	./bin/loadtest -server ./bin/teamchat-bench-server
+	./bin/loadtest -server ./bin/teamchat-bench-server $(if $(CENTRIFUGO),-peer centrifugo -peer-bin $(CENTRIFUGO))
 	@echo "== full-text search over 1,000,000 stored messages"
 	./bin/searchbench -messages 1000000 -data bin/bench-data/search
+
+## bench-storm: reconnect storm of 1,000 students, both kinds of access-point reset; prints the curve for docs/performance.md
+bench-storm:
+	@echo "== reconnect storm: 1,000 students, silent and closing resets"
+	TEAMCHAT_STORM_CLIENTS=1000 TEAMCHAT_STORM_MODES=silent,close TEAMCHAT_STORM_CURVE=1 \
+	  $(GO) test -count=1 -timeout 20m -run '^TestReconnectStorm$$' -v . | grep -v 'level='
 
 ## fuzz: longer fuzz runs
 fuzz:

@@ -299,7 +299,7 @@ func TestAttachCrashDuringUploads(t *testing.T) {
 				addUser(t, data, u, "user")
 			}
 			shared := [][]byte{[]byte("the same syllabus for everyone\n"), bytes.Repeat([]byte("lecture notes "), 5000)}
-			p := startServer(t, data)
+			p := startServer(t, data, "--upload-rate", "0") // uploads as fast as they go
 			h := &attachHistory{uploads: map[int64]attachUpload{}, sent: map[int64][]int64{}}
 			var count int64
 			var countMu sync.Mutex
@@ -350,7 +350,7 @@ func TestAttachCrashDuringUploads(t *testing.T) {
 			}
 
 			// Restart; upload more right away, while the startup sweep runs.
-			p2 := startServer(t, data)
+			p2 := startServer(t, data, "--upload-rate", "0")
 			toks := map[string]string{}
 			for _, u := range append([]string{"prof"}, users...) {
 				toks[u] = token(t, p2.url, u)

@@ -7,7 +7,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -50,7 +49,7 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *bytes.Buffer
+	logs *lockedBuffer // stderr, safe to read while it runs
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, once done is closed
 }
@@ -65,9 +64,16 @@ var urlRE = regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)/`)
 
 func startServer(t *testing.T, data string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0"}, extra...)
+	p := launch(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0"}, extra...))
+	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
+	return p
+}
+
+// launch starts the built binary with args and returns once it prints its URL.
+func launch(t *testing.T, args []string) *proc {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
-	logs := &bytes.Buffer{}
+	logs := &lockedBuffer{}
 	cmd.Stderr = logs
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -93,7 +99,6 @@ func startServer(t *testing.T, data string, extra ...string) *proc {
 		cmd.Process.Kill()
 		t.Fatalf("server did not print its URL\n%s", logs)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
 	return p
 }
 

@@ -102,7 +102,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.hub = realtime.NewHub()
 	s.chat = chat.New(s.store, s.hub, auth.NewTokens(secret, kv[store.SettingInstallID]), log,
-		chat.Options{MsgRate: cfg.MsgRate, MsgBurst: cfg.MsgBurst, BcryptCost: cfg.BcryptCost, Files: blobs})
+		chat.Options{MsgRate: cfg.MsgRate, MsgBurst: cfg.MsgBurst, BcryptCost: cfg.BcryptCost, Files: blobs, SignInRate: cfg.SignInRate,
+			UploadRate: cfg.UploadRate, UploadBurst: cfg.UploadBurst})
 	s.api = api.New(s.ctx, s.chat, log, cfg, frontend.Assets(), s)
 	ok = true
 	return s, nil
@@ -218,6 +219,11 @@ func (s *Server) Start() error {
 		s.backupLoop(s.ctx)
 	}()
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", s.LocalURL())
+	if s.cfg.Pprof != "" {
+		if err := s.startPprof(); err != nil {
+			s.log.Warn("pprof listener failed", "addr", s.cfg.Pprof, "err", err)
+		}
+	}
 	if !s.cfg.NoMDNS {
 		set, err := s.chat.Settings(s.ctx)
 		id, _ := s.chat.InstallationID(s.ctx)

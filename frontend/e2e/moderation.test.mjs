@@ -202,6 +202,19 @@ test('pause all shows the banner to everyone and blocks sending; the DM policy i
   assert.equal((await admin.call('GET', '/settings')).dm_policy, 'staff');
   await prof.getByLabel('Direct messages').selectOption('anyone');
   await until(async () => (await admin.call('GET', '/settings')).dm_policy === 'anyone', 'dm_policy anyone');
+  // The group policy: the same kind of select; a student's new group is refused with the reason.
+  await prof.getByLabel('Groups').selectOption('staff');
+  await prof.getByText('Groups: only professors create groups.').waitFor();
+  assert.equal((await admin.call('GET', '/settings')).group_policy, 'staff');
+  await student.getByRole('button', { name: 'New group' }).click();
+  const g = student.getByRole('dialog', { name: 'New group' });
+  await g.getByLabel('Group name').fill('Secret club');
+  await g.getByRole('button', { name: 'Create group' }).click();
+  await g.getByRole('alert').filter({ hasText: 'in this class only staff can create groups' }).waitFor();
+  await g.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal((await admin.call('GET', '/conversations')).conversations.filter((c) => c.name === 'Secret club').length, 0);
+  await prof.getByLabel('Groups').selectOption('anyone');
+  await until(async () => (await admin.call('GET', '/settings')).group_policy === 'anyone', 'group_policy anyone');
 
   // Resume from the banner.
   await prof.getByTestId('paused-banner').getByRole('button', { name: 'Resume' }).click();

@@ -16,6 +16,7 @@ import (
 	"teamchat/server/chat"
 	"teamchat/server/config"
 	"teamchat/server/model"
+	"teamchat/server/realtime"
 )
 
 // SessionCookie is the browser session cookie's name.
@@ -43,6 +44,7 @@ type API struct {
 	wsWG    sync.WaitGroup
 	hosts   *hostGuard
 	conns   *connLimiter
+	streams sync.Map // event stream id → *realtime.Client (events.go)
 }
 
 // New builds the API from the (validated) configuration.
@@ -56,6 +58,7 @@ func New(ctx context.Context, svc *chat.Service, log *slog.Logger, cfg config.Co
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
+		Subprotocols:    []string{realtime.Protocol}, // batched frames, when the client asks
 		CheckOrigin:     a.originAllowed,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			code := "bad_request"
@@ -83,7 +86,7 @@ func (a *API) routes() []route {
 		{"GET /api/v1/info", a.info},
 		{"POST /api/v1/session", a.open(a.createSession)},
 		{"GET /api/v1/session", a.signedIn(a.getSession)},
-		{"DELETE /api/v1/session", a.signedIn(a.deleteSession)},
+		{"DELETE /api/v1/session", clearCacheOnSignOut(a.signedIn(a.deleteSession))},
 		{"POST /api/v1/session/ticket", a.open(a.redeemTicket)},
 		{"POST /api/v1/auth/token", a.open(a.token)},
 		{"POST /api/v1/auth/refresh", a.open(a.refresh)},
@@ -125,6 +128,8 @@ func (a *API) routes() []route {
 	rt = append(rt, a.sessionRoutes()...)
 	rt = append(rt, a.attachmentRoutes()...)
 	rt = append(rt, a.featureRoutes()...)
+	rt = append(rt, a.docRoutes()...)
+	rt = append(rt, a.eventRoutes()...)
 	return rt
 }
 
@@ -304,6 +309,25 @@ func ownOrigin(r *http.Request) string {
 		return ""
 	}
 	return o
+}
+
+// sessionOrigin refuses a request that would set the session cookie when it
+// comes from another site's page (login CSRF: signing the visitor into an
+// account the other site chose). Browsers send Origin with every POST, and
+// Sec-Fetch-Site too; a request with neither is not from a browser page
+// (curl, API clients) and carries no ambient credentials to misuse.
+func (a *API) sessionOrigin(r *http.Request) error {
+	if r.Header.Get("Origin") != "" {
+		if a.originAllowed(r) {
+			return nil
+		}
+		return model.Forbidden("sign-in from another site's page refused (Origin)")
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return nil
+	}
+	return model.Forbidden("sign-in from another site's page refused (Sec-Fetch-Site)")
 }
 
 // originAllowed accepts the request's own origin, the desktop shell's and the

@@ -195,7 +195,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		"GET /api/v1/info": true, "POST /api/v1/session": true, "POST /api/v1/session/ticket": true,
 		"POST /api/v1/auth/token": true, "POST /api/v1/auth/refresh": true, "POST /api/v1/auth/revoke": true,
 		"POST /api/v1/auth/register": true, "POST /api/v1/auth/guest": true, "GET /api/v1/ws": true,
-		"GET /healthz": true,
+		"GET /healthz": true, "GET /api/v1/openapi.json": true, "GET /api/docs": true,
 	}
 	for _, route := range api.RoutesForTest() {
 		method, path, _ := strings.Cut(route, " ")

@@ -67,6 +67,26 @@ func (a *API) uploadAttachment(w http.ResponseWriter, r *http.Request, c caller)
 	return nil
 }
 
+// attachmentCacheControl keeps files and thumbnails out of the browser's
+// cache altogether. Classrooms share lab computers: a cached copy would stay
+// on disk after its message is deleted (the server answers 404 at once, the
+// cache would not ask) and after sign-out. Clear-Site-Data on sign-out helps
+// only in a secure context (HTTPS or localhost), and a class on plain HTTP is
+// not one, so not storing is the only rule that holds everywhere. The cost is
+// a new download when a file is shown again in a later page load (an image
+// shown twice in one page is decoded once); thumbnails are at most 320 px.
+const attachmentCacheControl = "private, no-store"
+
+// clearCacheOnSignOut marks the sign-out answer, whatever its status (an
+// expired session is signed out too), so the browser drops what it cached
+// for this origin, should anything have been cached.
+func clearCacheOnSignOut(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Clear-Site-Data", `"cache"`)
+		h(w, r)
+	}
+}
+
 // serveAttachment: GET /attachments/{id} (the file) and /attachments/{id}/thumbnail.
 func (a *API) serveAttachment(thumbnail bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -84,7 +104,7 @@ func (a *API) serveAttachment(thumbnail bool) handlerFunc {
 		}
 		defer file.Close()
 		att := f.Attachment
-		contentType, disposition, name, etag := att.ContentType, "attachment", att.Name, `"`+f.Hash+`"`
+		contentType, disposition, name, etag := att.ContentType, "attachment", chat.DownloadName(att.Name), `"`+f.Hash+`"`
 		if thumbnail {
 			contentType, disposition, etag = "image/jpeg", "inline", `"`+f.Hash+`.thumb"`
 			name = strings.TrimSuffix(name, pathExt(name)) + ".thumbnail.jpg"
@@ -96,7 +116,7 @@ func (a *API) serveAttachment(thumbnail bool) handlerFunc {
 		h.Set("Content-Disposition", ContentDisposition(disposition, name))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-		h.Set("Cache-Control", "private, max-age=31536000, immutable")
+		h.Set("Cache-Control", attachmentCacheControl)
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("ETag", etag)
 		http.ServeContent(&rangeErrorWriter{ResponseWriter: w}, r, "", f.Created, file)

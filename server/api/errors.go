@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -122,9 +123,27 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeErrorCode(w, status, code, msg)
 }
 
-// decode reads a JSON body strictly: at most 64 KiB, valid UTF-8, one object,
-// only the fields of v spelled exactly as its tags, no duplicates.
+// requireJSON refuses a body not declared as application/json (charset, if
+// given, utf-8). A cross-site HTML form can post text/plain, urlencoded or
+// multipart without asking, but never application/json, so a JSON body in a
+// form (login CSRF) is refused here before it is read.
+func requireJSON(r *http.Request) error {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && mt == "application/json" {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			return nil
+		}
+	}
+	return &httpError{http.StatusUnsupportedMediaType, "unsupported_media_type", "request body must be Content-Type: application/json"}
+}
+
+// decode reads a JSON body strictly: declared application/json, at most 64
+// KiB, valid UTF-8, one object, only the fields of v spelled exactly as its
+// tags, no duplicates.
 func decode(r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError

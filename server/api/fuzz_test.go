@@ -137,6 +137,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, tg := range fuzzTargets {
 			r := httptest.NewRequest(http.MethodPost, "/api/x", bytes.NewReader(data))
+			r.Header.Set("Content-Type", "application/json")
 			r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, MaxBody)
 			v := tg.new()
 			err := decode(r, v)

@@ -59,6 +59,9 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request, u model.User,
 }
 
 func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
+	if err := a.sessionOrigin(r); err != nil {
+		return err
+	}
 	var in credentials
 	if err := decode(r, &in); err != nil {
 		return err
@@ -71,6 +74,9 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) redeemTicket(w http.ResponseWriter, r *http.Request) error {
+	if err := a.sessionOrigin(r); err != nil {
+		return err
+	}
 	var in struct {
 		Ticket string `json:"ticket"`
 	}
@@ -103,6 +109,15 @@ func (a *API) deleteSession(w http.ResponseWriter, r *http.Request, c caller) er
 	return nil
 }
 
+// cookieRequested checks the origin of a sign-in that asks for the cookie
+// (session:true), before any work is done for it.
+func (a *API) cookieRequested(r *http.Request, session bool) error {
+	if !session {
+		return nil
+	}
+	return a.sessionOrigin(r)
+}
+
 // answerAuth answers a sign-in: the cookie (session:true) or a token pair.
 func (a *API) answerAuth(w http.ResponseWriter, r *http.Request, u model.User, session bool, status int) error {
 	if session {
@@ -119,6 +134,9 @@ func (a *API) answerAuth(w http.ResponseWriter, r *http.Request, u model.User, s
 func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	var in credentials
 	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := a.cookieRequested(r, in.Session); err != nil {
 		return err
 	}
 	u, err := a.chat.Login(r.Context(), in.Username, in.Password, clientAddr(r))
@@ -168,6 +186,9 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	if err := a.cookieRequested(r, in.Session); err != nil {
+		return err
+	}
 	u, err := a.chat.Register(r.Context(), in.Username, in.Password, in.DisplayName, in.JoinCode, clientAddr(r))
 	if err != nil {
 		return err
@@ -182,6 +203,9 @@ func (a *API) guest(w http.ResponseWriter, r *http.Request) error {
 		Session     bool   `json:"session"`
 	}
 	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := a.cookieRequested(r, in.Session); err != nil {
 		return err
 	}
 	u, err := a.chat.Guest(r.Context(), in.DisplayName, in.JoinCode, clientAddr(r))

@@ -96,9 +96,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /api/v1/auth/register":  {public: true, path: fixed("/api/v1/auth/register"), body: body(map[string]any{"username": "x", "password": "x", "display_name": "x", "join_code": "x"})},
 		"POST /api/v1/auth/guest":     {public: true, path: fixed("/api/v1/auth/guest"), body: body(map[string]any{"display_name": "x", "join_code": "WRONG"})},
 		"GET /api/v1/ws":              {public: true, path: fixed("/api/v1/ws"), body: none},
-		"GET /api/v1/me":              {path: fixed("/api/v1/me"), body: none, expect: signedIn(200)},
-		"PATCH /api/v1/me":            {path: fixed("/api/v1/me"), body: func(c string, _ caseFixture) any { return map[string]any{"display_name": "Renamed " + c} }, expect: signedIn(200)},
-		"GET /api/v1/users":           {path: fixed("/api/v1/users"), body: none, expect: adminOnly(200)},
+		// The event stream would stay open: a bad parameter shows the decision without streaming.
+		"GET /api/v1/events":              {path: fixed("/api/v1/events?subscribe=x"), body: none, expect: signedIn(400)},
+		"POST /api/v1/events/{stream_id}": {path: fixed("/api/v1/events/ended"), body: body(map[string]any{"type": "ping"}), expect: signedIn(404)},
+		// The API's own description is public: 200 for every caller, signed in or not.
+		"GET /api/v1/openapi.json": {path: fixed("/api/v1/openapi.json"), body: none, expect: map[string]int{"*": 200}},
+		"GET /api/docs":            {path: fixed("/api/docs"), body: none, expect: map[string]int{"*": 200}},
+		"GET /api/v1/me":           {path: fixed("/api/v1/me"), body: none, expect: signedIn(200)},
+		"PATCH /api/v1/me":         {path: fixed("/api/v1/me"), body: func(c string, _ caseFixture) any { return map[string]any{"display_name": "Renamed " + c} }, expect: signedIn(200)},
+		"GET /api/v1/users":        {path: fixed("/api/v1/users"), body: none, expect: adminOnly(200)},
 		"POST /api/v1/users": {path: fixed("/api/v1/users"), body: func(c string, _ caseFixture) any {
 			n++
 			return map[string]any{"username": fmt.Sprintf("made%d", n), "password": "long enough pw"}
@@ -298,6 +304,79 @@ func TestFrameAuthorizationMatrix(t *testing.T) {
 	for _, who := range []string{"outsider", "removed", "guest"} {
 		if strings.Contains(string(page.Body), "from "+who) {
 			t.Errorf("a message from %s was stored", who)
+		}
+	}
+}
+
+// TestAuthorizationMatrixUnderClassPolicies: the rows whose answer depends on
+// a class setting, each caller under that setting (reset after the row).
+func TestAuthorizationMatrixUnderClassPolicies(t *testing.T) {
+	env := servertest.Start(t)
+	rs := &roleSet{env: env, clients: map[string]*servertest.Client{}}
+	rs.admin = env.AddUser("prof", "admin")
+	rs.clients["admin"] = rs.admin
+	for _, n := range []string{"owner", "member", "nonmember", "removed", "disabled"} {
+		rs.clients[n] = env.AddUser(n+"x", "user")
+	}
+	rs.ownerID, rs.memberID, rs.removedID = rs.clients["owner"].ID(), rs.clients["member"].ID(), rs.clients["removed"].ID()
+	code := rs.admin.Must(200, "GET", "/api/v1/settings", nil).JSON()["join_code"].(string)
+	g := env.Anon()
+	g.Token = g.Must(201, "POST", "/api/v1/auth/guest", map[string]any{"display_name": "Guest", "join_code": code}).JSON()["access_token"].(string)
+	rs.clients["guest"] = g
+	rs.clients["anon"] = env.Anon()
+	rs.admin.Must(204, "DELETE", fmt.Sprintf("/api/v1/users/%d", rs.clients["disabled"].ID()), nil)
+
+	rows := []struct {
+		name     string
+		settings map[string]any // applied before the row, set back to the defaults after
+		method   string
+		path     func(f caseFixture) string
+		body     func(f caseFixture) any
+		pair     bool // the fixture group loses "extra": owner and member are a pair of students
+		solo     bool // the fixture group loses "extra" and "member": the owner is alone
+		expect   map[string]int
+	}{
+		{name: "group_policy staff: create a group", settings: map[string]any{"group_policy": "staff"},
+			method: "POST", path: func(caseFixture) string { return "/api/v1/conversations" },
+			body:   func(caseFixture) any { return map[string]any{"name": "Mine"} },
+			expect: map[string]int{"admin": 201, "*": 403, "disabled": 401, "anon": 401}},
+		{name: "dm_policy none: create a group of two", settings: map[string]any{"dm_policy": "none"},
+			method: "POST", path: func(caseFixture) string { return "/api/v1/conversations" },
+			body:   func(f caseFixture) any { return map[string]any{"name": "Pair", "member_ids": []int64{f.freshUser}} },
+			expect: map[string]int{"admin": 201, "*": 403, "disabled": 401, "anon": 401}},
+		{name: "dm_policy none: post in a group of two", settings: map[string]any{"dm_policy": "none"}, pair: true,
+			method: "POST", path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d/messages", f.conv) },
+			body:   func(caseFixture) any { return map[string]any{"body": "just us"} },
+			expect: map[string]int{"admin": 201, "owner": 403, "member": 403, "*": 404, "disabled": 401, "anon": 401}},
+		{name: "dm_policy staff: add a third to a pair", settings: map[string]any{"dm_policy": "staff"}, pair: true,
+			method: "POST", path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d/members", f.conv) },
+			body:   func(f caseFixture) any { return map[string]any{"user_id": f.freshUser} },
+			expect: map[string]int{"admin": 201, "owner": 201, "member": 403, "*": 404, "disabled": 401, "anon": 401}},
+		{name: "dm_policy staff: add the one who makes a pair", settings: map[string]any{"dm_policy": "staff"}, solo: true,
+			method: "POST", path: func(f caseFixture) string { return fmt.Sprintf("/api/v1/conversations/%d/members", f.conv) },
+			body:   func(f caseFixture) any { return map[string]any{"user_id": f.freshUser} },
+			expect: map[string]int{"admin": 201, "owner": 403, "*": 404, "disabled": 401, "anon": 401}},
+	}
+	defaults := map[string]any{"group_policy": "anyone", "dm_policy": "anyone"}
+	for _, row := range rows {
+		for _, who := range callers {
+			f := rs.fresh(t)
+			if row.pair || row.solo {
+				rs.clients["owner"].Must(204, "DELETE", fmt.Sprintf("/api/v1/conversations/%d/members/%d", f.conv, f.extra), nil)
+			}
+			if row.solo {
+				rs.clients["owner"].Must(204, "DELETE", fmt.Sprintf("/api/v1/conversations/%d/members/%d", f.conv, rs.memberID), nil)
+			}
+			rs.admin.Must(200, "PATCH", "/api/v1/settings", row.settings)
+			r := rs.clients[who].Do(row.method, row.path(f), row.body(f))
+			rs.admin.Must(200, "PATCH", "/api/v1/settings", defaults)
+			want, ok := row.expect[who]
+			if !ok {
+				want = row.expect["*"]
+			}
+			if r.Status != want {
+				t.Errorf("%s as %s: %d, want %d: %s", row.name, who, r.Status, want, r.Body)
+			}
 		}
 	}
 }

@@ -526,6 +526,8 @@ func TestAuditLogRecordsEveryActionAndCannotBeChanged(t *testing.T) {
 	c.own1.Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/members", c.g1), map[string]any{"user_id": c.outsideID})
 	c.own1.Must(204, "DELETE", fmt.Sprintf("/api/v1/conversations/%d/members/%d", c.g1, c.outsideID), nil)
 	c.stu2.Must(204, "DELETE", fmt.Sprintf("/api/v1/conversations/%d/members/%d", c.g1, c.stu2ID), nil) // leaving: not audited
+	// Under dm_policy staff a group of two students takes no posts: the admin joins g2.
+	ad.Must(201, "POST", fmt.Sprintf("/api/v1/conversations/%d/members", c.g2), map[string]any{"user_id": c.adminID})
 	own := idOf(c.stu.Must(201, "POST", msgsPath(c.g2), map[string]any{"body": "mine"}))
 	c.stu.Must(204, "DELETE", fmt.Sprintf("/api/v1/messages/%d", own), nil) // own message: not audited
 	other := idOf(c.stu.Must(201, "POST", msgsPath(c.g2), map[string]any{"body": "rude"}))

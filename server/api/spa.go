@@ -22,6 +22,9 @@ func (a *API) spa() http.Handler {
 		name := strings.TrimPrefix(p, "/")
 		if name != "" {
 			if st, err := fs.Stat(a.assets, name); err == nil && !st.IsDir() {
+				if path.Ext(name) == ".webmanifest" { // not in every system's MIME table
+					w.Header().Set("Content-Type", "application/manifest+json")
+				}
 				if strings.HasPrefix(name, "assets/") {
 					w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 				}

@@ -19,6 +19,7 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var user *model.User
+	var recheck realtime.Credential
 	if r.Header.Get("Authorization") != "" || hasCookie(r) {
 		c, err := a.authenticate(r)
 		if err != nil {
@@ -30,6 +31,13 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		user = &c.user
+		// The same credential, checked again once the socket is claimed in
+		// the hub (a copy of the headers: the request is gone by then).
+		cred := &http.Request{Header: r.Header.Clone()}
+		recheck = func(ctx context.Context) (model.User, error) {
+			c, err := a.authenticate(cred.WithContext(ctx))
+			return c.user, err
+		}
 	}
 	if a.chat.Hub().Closed() {
 		writeErrorCode(w, http.StatusServiceUnavailable, "unavailable", "server shutting down")
@@ -52,7 +60,7 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer a.wsWG.Done()
 		defer a.conns.release(addr)
-		realtime.Serve(a.ctx, a.chat.Hub(), wsBackend{a.chat}, conn, user, a.log)
+		realtime.Serve(a.ctx, a.chat.Hub(), wsBackend{a.chat}, conn, user, recheck, a.log)
 	}()
 }
 
@@ -85,23 +93,54 @@ func (b wsBackend) LastSeq(ctx context.Context, conv int64) (int64, error) {
 	return c.LastSeq, err
 }
 
+// subscribeError refuses a subscribe, naming its conversation.
+func subscribeError(c *realtime.Client, err error, conv int64) {
+	_, code, msg := ErrorStatus(err)
+	c.SendFrame(realtime.ErrorFrame{Type: "error", Code: code, Message: msg, ConversationID: conv})
+}
+
 func frameError(c *realtime.Client, err error, clientID string) {
 	_, code, msg := ErrorStatus(err)
 	c.SendError(code, msg, clientID)
 }
 
-// HandleFrame runs one frame; authorization is the chat service's, as for REST.
+// HandleFrame runs one frame; authorization is the chat service's, as for REST,
+// and as for REST it starts from the account as it is now, not as it was when
+// the socket opened. A send is checked against the stored account inside its
+// commit; the other frames read it here.
 func (b wsBackend) HandleFrame(ctx context.Context, c *realtime.Client, f realtime.Inbound) {
 	user := c.User()
+	if f.Type != "send" {
+		u, err := b.svc.ActiveUser(ctx, user.ID)
+		if err != nil {
+			if errors.Is(err, model.ErrUnauthorized) {
+				c.CloseUnauthorized("credentials no longer valid: sign in again")
+			} else {
+				frameError(c, err, "")
+			}
+			return
+		}
+		user = u
+	}
 	switch f.Type {
 	case "subscribe":
-		if _, _, err := b.svc.Authorize(ctx, user, f.ConversationID, chat.ActRead); err != nil {
-			frameError(c, err, "")
+		conv, _, err := b.svc.Authorize(ctx, user, f.ConversationID, chat.ActRead)
+		if err != nil {
+			subscribeError(c, err, f.ConversationID)
 			return
 		}
 		if f.AfterSeq != nil && *f.AfterSeq < 0 {
-			c.SendError("bad_request", "after_seq: must not be negative", "")
+			subscribeError(c, model.Invalid("after_seq: must not be negative"), f.ConversationID)
 			return
+		}
+		if f.AfterSeq != nil {
+			// The replay costs what it will send (at most a backlog's limit);
+			// messages arriving meanwhile come live, as to every subscriber.
+			n := min(conv.LastSeq-*f.AfterSeq, realtime.BacklogLimit)
+			if err := b.svc.AllowReplay(user.ID, int(n)); err != nil {
+				subscribeError(c, err, f.ConversationID)
+				return
+			}
 		}
 		c.Subscribe(f.ConversationID, f.AfterSeq)
 	case "unsubscribe":

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -15,11 +16,19 @@ import (
 )
 
 // Hasher hashes and checks passwords with bcrypt, with a bound on how many
-// hashes run at once so a login flood cannot pin every core.
+// hashes run at once so a login flood cannot pin every core, and a fair
+// queue in front of it (Turn) so one source cannot hold every slot.
 type Hasher struct {
 	cost  int
 	sem   chan struct{}
 	dummy []byte
+
+	turnMu sync.Mutex
+	turns  map[string]*turn
+
+	// compare is bcrypt.CompareHashAndPassword; tests replace it to hold a
+	// hash in progress.
+	compare func(hash, pw []byte) error
 }
 
 // NewHasher returns a Hasher; concurrency bounds simultaneous bcrypt runs.
@@ -30,7 +39,7 @@ func NewHasher(cost, concurrency int) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	h := &Hasher{cost: cost, sem: make(chan struct{}, concurrency)}
+	h := &Hasher{cost: cost, sem: make(chan struct{}, concurrency), turns: map[string]*turn{}, compare: bcrypt.CompareHashAndPassword}
 	// Compared against for unknown users, so both answers take the same time.
 	h.dummy, _ = bcrypt.GenerateFromPassword([]byte("teamchat-dummy-password"), cost)
 	return h
@@ -85,7 +94,7 @@ func (h *Hasher) Check(ctx context.Context, hash, pw string) (bool, error) {
 	if hash == "" {
 		target = h.dummy
 	}
-	err := bcrypt.CompareHashAndPassword(target, []byte(pw))
+	err := h.compare(target, []byte(pw))
 	if hash == "" {
 		return false, nil
 	}

@@ -20,35 +20,6 @@ const SessionTTL = 30 * 24 * time.Hour
 
 var errBadLogin = &model.Error{Kind: model.ErrUnauthorized, Msg: "wrong username or password"}
 
-// Login checks a username and password. Unknown users and wrong passwords get
-// the same answer after the same work; failures are limited per username and
-// per client address (10 in 10 minutes), and while limited even the right
-// password is refused.
-func (s *Service) Login(ctx context.Context, username, password, addr string) (model.User, error) {
-	ukey, akey := "u:"+strings.ToLower(username), "a:"+addr
-	if blocked, wait := s.logins.Blocked(ukey, akey); blocked {
-		return model.User{}, model.RateLimited("too many failed sign-ins: try again later", wait)
-	}
-	if len(password) > 72 {
-		s.logins.Fail(ukey, akey)
-		return model.User{}, errBadLogin
-	}
-	u, err := s.st.UserByUsername(ctx, username)
-	if err != nil && !errors.Is(err, model.ErrNotFound) {
-		return model.User{}, err
-	}
-	ok, cerr := s.hasher.Check(ctx, u.PasswordHash, password) // empty hash: dummy compare
-	if cerr != nil {
-		return model.User{}, cerr
-	}
-	if err != nil || !ok || u.Disabled || u.Role == model.RoleGuest || s.expired(u) {
-		s.logins.Fail(ukey, akey)
-		return model.User{}, errBadLogin
-	}
-	s.logins.Reset(ukey)
-	return u.User, nil
-}
-
 func (s *Service) expired(u store.UserRecord) bool {
 	return u.ExpiresAt > 0 && u.ExpiresAt <= time.Now().UnixMilli()
 }
@@ -72,6 +43,7 @@ func (s *Service) Settings(ctx context.Context) (model.Settings, error) {
 		GuestTTLHours: ttl,
 		Paused:        kv[store.SettingPaused] == "true",
 		DMPolicy:      dm,
+		GroupPolicy:   groupPolicyOf(kv[store.SettingGroupPolicy]),
 		FlagWords:     flagWordsOf(kv[store.SettingFlagWords]),
 
 		EditWindowMinutes: settingInt(kv, SettingEditWindow, model.DefaultEditWindowMinutes),
@@ -96,6 +68,7 @@ type SettingsPatch struct {
 	RotateJoinCode bool      `json:"rotate_join_code"`
 	Paused         *bool     `json:"paused"`
 	DMPolicy       *string   `json:"dm_policy"`
+	GroupPolicy    *string   `json:"group_policy"`
 	FlagWords      *[]string `json:"flag_words"`
 
 	EditWindowMinutes *int `json:"edit_window_minutes"`
@@ -179,26 +152,6 @@ func (s *Service) checkCode(given, want, addr string) error {
 	return nil
 }
 
-// checkStudentName refuses display names that pass for staff: the reserved
-// words and the display name of any admin (by skeleton, so "prof.  ADA" is
-// "Prof. Ada").
-func (s *Service) checkStudentName(ctx context.Context, name string) error {
-	sk := nameSkeleton(name)
-	if reservedNames[sk] {
-		return model.Invalid("display_name: %q is reserved; choose your own name", name)
-	}
-	admins, err := s.st.AdminNames(ctx)
-	if err != nil {
-		return err
-	}
-	for _, a := range admins {
-		if nameSkeleton(a) == sk {
-			return model.Invalid("display_name: %q belongs to a staff member; choose your own name", name)
-		}
-	}
-	return nil
-}
-
 // Register creates a student account with the class code (or freely when
 // registration is open).
 func (s *Service) Register(ctx context.Context, username, password, displayName, code, addr string) (model.User, error) {
@@ -215,7 +168,12 @@ func (s *Service) Register(ctx context.Context, username, password, displayName,
 	default:
 		return model.User{}, model.Forbidden("registration is closed: ask your professor for an account")
 	}
-	return s.createAccount(ctx, username, password, displayName, model.RoleUser)
+	release, err := s.signInTurn(ctx, addr) // signin.go: the password is hashed
+	if err != nil {
+		return model.User{}, err
+	}
+	defer release()
+	return s.createAccount(ctx, username, password, displayName, model.RoleUser, true)
 }
 
 // accountNames normalizes a username and a display name (the username when empty).
@@ -231,19 +189,23 @@ func accountNames(username, displayName string) (string, string, error) {
 	return username, displayName, err
 }
 
-func (s *Service) createAccount(ctx context.Context, username, password, displayName, role string) (model.User, error) {
+// createAccount creates an account; own: the student chose the name
+// (sign-up), so it may not imitate staff (names.go).
+func (s *Service) createAccount(ctx context.Context, username, password, displayName, role string, own bool) (model.User, error) {
 	username, displayName, err := accountNames(username, displayName)
 	if err != nil {
 		return model.User{}, err
 	}
 	switch role {
-	case model.RoleAdmin:
-	case model.RoleUser:
-		if err := s.checkStudentName(ctx, displayName); err != nil {
-			return model.User{}, err
-		}
+	case model.RoleAdmin, model.RoleUser:
 	default:
 		return model.User{}, model.Invalid("role: want admin or user")
+	}
+	if _, err := s.st.UserByUsername(ctx, username); err == nil {
+		return model.User{}, model.Conflict("username %q is taken", username) // before the name check: that answer says more
+	}
+	if err := s.checkDisplayName(ctx, displayName, 0, own); err != nil {
+		return model.User{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
@@ -275,7 +237,7 @@ func (s *Service) Guest(ctx context.Context, displayName, code, addr string) (mo
 	if displayName, err = NormalizeName("display_name", displayName); err != nil {
 		return model.User{}, err
 	}
-	if err := s.checkStudentName(ctx, displayName); err != nil {
+	if err := s.checkDisplayName(ctx, displayName, 0, true); err != nil {
 		return model.User{}, err
 	}
 	ttl := time.Duration(max(set.GuestTTLHours, 1)) * time.Hour
@@ -300,7 +262,7 @@ func (s *Service) CreateUser(ctx context.Context, actor model.User, username, pa
 	if actor.Role != model.RoleAdmin {
 		return model.User{}, model.Forbidden("only admins can create accounts")
 	}
-	u, err := s.createAccount(ctx, username, password, displayName, role)
+	u, err := s.createAccount(ctx, username, password, displayName, role, false)
 	if err == nil {
 		s.audit(ctx, &actor, AuditUserCreate, "user", u.ID, map[string]any{"username": u.Username, "role": u.Role})
 	}
@@ -309,7 +271,7 @@ func (s *Service) CreateUser(ctx context.Context, actor model.User, username, pa
 
 // CreateUserCLI creates an account from the command line (no actor).
 func (s *Service) CreateUserCLI(ctx context.Context, username, password, displayName, role string) (model.User, error) {
-	u, err := s.createAccount(ctx, username, password, displayName, role)
+	u, err := s.createAccount(ctx, username, password, displayName, role, false)
 	if err == nil {
 		s.audit(ctx, nil, AuditUserCreate, "user", u.ID, map[string]any{"username": u.Username, "role": u.Role})
 	}
@@ -358,6 +320,9 @@ func (s *Service) UpdateUser(ctx context.Context, actor model.User, id int64, p 
 	if p.DisplayName != nil {
 		n, err := NormalizeName("display_name", *p.DisplayName)
 		if err != nil {
+			return model.User{}, err
+		}
+		if err := s.checkDisplayName(ctx, n, id, false); err != nil {
 			return model.User{}, err
 		}
 		sp.DisplayName = &n
@@ -422,10 +387,8 @@ func (s *Service) UpdateMe(ctx context.Context, actor model.User, p MePatch) (mo
 		if err != nil {
 			return model.User{}, err
 		}
-		if actor.Role != model.RoleAdmin {
-			if err := s.checkStudentName(ctx, n); err != nil {
-				return model.User{}, err
-			}
+		if err := s.checkDisplayName(ctx, n, actor.ID, actor.Role != model.RoleAdmin); err != nil {
+			return model.User{}, err
 		}
 		sp.DisplayName = &n
 	}
@@ -440,6 +403,11 @@ func (s *Service) UpdateMe(ctx context.Context, actor model.User, p MePatch) (mo
 		if err != nil {
 			return model.User{}, err
 		}
+		release, err := s.hasher.Turn(ctx, accountSource(actor.Username)) // one hash at a time per account (signin.go)
+		if err != nil {
+			return model.User{}, err
+		}
+		defer release()
 		ok, err := s.hasher.Check(ctx, rec.PasswordHash, *p.CurrentPassword)
 		if err != nil {
 			return model.User{}, err
@@ -640,7 +608,10 @@ func (s *Service) RedeemTicket(ctx context.Context, t string) (model.User, error
 	tk, ok := s.tickets.m[t]
 	delete(s.tickets.m, t)
 	s.tickets.mu.Unlock()
-	if !ok || time.Now().After(tk.expires) {
+	if !ok {
+		return s.redeemStoredTicket(ctx, t) // signin.go: made by the command line
+	}
+	if time.Now().After(tk.expires) {
 		return model.User{}, errBadToken
 	}
 	return s.activeUser(ctx, tk.userID, anyEpoch)

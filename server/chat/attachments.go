@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"teamchat/server/files"
 	"teamchat/server/model"
@@ -26,9 +30,6 @@ const (
 	attachmentSweepEvery = time.Hour
 	maxFileNameRunes     = 200
 )
-
-// executableExts are the names refused whatever the content.
-var executableExts = []string{".exe", ".msi", ".bat", ".cmd", ".com", ".scr", ".ps1", ".vbs", ".js", ".jar", ".sh", ".app", ".apk", ".dll"}
 
 // executableMagics are the leading bytes of programs: Windows PE, ELF,
 // Mach-O (32/64-bit, both byte orders, universal) and scripts.
@@ -49,8 +50,12 @@ type UploadPermit struct {
 }
 
 // UploadAllowed checks, before any byte of the file is read, that the actor
-// may upload to convID now (member or admin; not paused, not muted).
+// may upload to convID now (member or admin; not paused, not muted) and is
+// within the upload rate (Options.UploadRate; else 429 with Retry-After).
 func (s *Service) UploadAllowed(ctx context.Context, actor model.User, convID int64) (UploadPermit, error) {
+	if err := s.uploads.allow(actor.ID); err != nil {
+		return UploadPermit{}, err
+	}
 	if _, _, err := s.Authorize(ctx, actor, convID, ActPost); err != nil {
 		return UploadPermit{}, err
 	}
@@ -63,6 +68,40 @@ func (s *Service) UploadAllowed(ctx context.Context, actor model.User, convID in
 	}
 	return UploadPermit{actor: actor, convID: convID,
 		MaxBytes: int64(set.MaxUploadMiB) << 20, QuotaBytes: int64(set.UploadQuotaMiB) << 20}, nil
+}
+
+// userLimiter is a token bucket per user id: one per account, however many
+// sockets, tabs, sessions or tokens the account uses.
+type userLimiter struct {
+	limit rate.Limit
+	burst int
+
+	mu     sync.Mutex
+	byUser map[int64]*rate.Limiter
+}
+
+func newUserLimiter(limit rate.Limit, burst int) *userLimiter {
+	return &userLimiter{limit: limit, burst: max(burst, 1), byUser: map[int64]*rate.Limiter{}}
+}
+
+// allow takes one token of userID's bucket, or says how long to wait.
+func (l *userLimiter) allow(userID int64) error {
+	if l.limit <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	b := l.byUser[userID]
+	if b == nil {
+		b = rate.NewLimiter(l.limit, l.burst)
+		l.byUser[userID] = b
+	}
+	l.mu.Unlock()
+	r := b.Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		return model.RateLimited(fmt.Sprintf("too many uploads: wait %d s", int(math.Ceil(d.Seconds()))), d)
+	}
+	return nil
 }
 
 // TooLargeUpload is the refusal of a file over the limit.
@@ -119,13 +158,20 @@ func executableReason(head []byte, name string) string {
 			return "its content is a program or script"
 		}
 	}
-	lower := strings.ToLower(name)
-	for _, ext := range executableExts {
-		if strings.HasSuffix(lower, ext) {
-			return "names ending in " + ext + " are not accepted"
-		}
+	if ext := DangerousExt(name); ext != "" {
+		return "names ending in " + ext + " are not accepted"
 	}
 	return ""
+}
+
+// DownloadName is the name a file is offered for saving under: its own, or,
+// for a name that would run when opened (stored before the list of such
+// names grew), that name with "_" appended, so the saved copy does not run.
+func DownloadName(name string) string {
+	if DangerousExt(name) != "" {
+		return name + "_"
+	}
+	return name
 }
 
 // Upload stores a file for a message the permit's actor will send to its
@@ -181,7 +227,7 @@ func (s *Service) recordUpload(ctx context.Context, actor model.User, convID int
 	if used+size > quotaBytes {
 		return model.Attachment{}, store.QuotaExceeded(quotaBytes)
 	}
-	info, err := s.opts.Files.Inspect(hash)
+	info, err := s.opts.Files.Inspect(ctx, actor.ID, hash)
 	if err != nil {
 		return model.Attachment{}, err
 	}

@@ -117,6 +117,7 @@ func (s *Service) EditMessage(ctx context.Context, actor model.User, msgID int64
 	if changed {
 		s.hub.PublishToConversation(edited.ConversationID, realtime.MessageEditedFrame{
 			Type: "message_edited", ConversationID: edited.ConversationID, Message: edited}, 0)
+		s.checkFlags(edited, m.Body) // flags.go: an edit is checked like a send
 	}
 	return edited, nil
 }

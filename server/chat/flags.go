@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
 	"teamchat/server/model"
@@ -79,19 +80,92 @@ func wordRune(r rune) bool {
 }
 
 // matchFlagWord returns the first of words (lower case) that body contains as
-// a whole word, ignoring case: the characters around it are not letters,
-// digits or marks ("class" does not match "classic").
+// a whole word, compared as a reader sees them (foldForMatch): the characters
+// around it are not letters, digits or marks ("class" does not match "classic").
 func matchFlagWord(body string, words []string) (string, bool) {
-	if len(words) == 0 {
+	return foldWords(words).match(body, "")
+}
+
+// flagWords are the flag words with their folded forms, folded once per batch.
+type flagWords struct{ words, folded []string }
+
+func foldWords(words []string) flagWords {
+	f := flagWords{words: words, folded: make([]string, len(words))}
+	for i, w := range words {
+		f.folded[i] = foldForMatch(w)
+	}
+	return f
+}
+
+// match is the first word that body contains and before (the text before an
+// edit; "" for a new message) does not: an edit is flagged for what it brings
+// in, not again for a word the message already had.
+func (f flagWords) match(body, before string) (string, bool) {
+	if len(f.words) == 0 {
 		return "", false
 	}
-	text := strings.ToLower(norm.NFKC.String(body))
-	for _, w := range words {
-		if containsWord(text, w) {
-			return w, true
+	text, prev := foldForMatch(body), foldForMatch(before)
+	for i, w := range f.folded {
+		if containsWord(text, w) && (prev == "" || !containsWord(prev, w)) {
+			return f.words[i], true
 		}
 	}
 	return "", false
+}
+
+var caseFold = cases.Fold()
+
+// foldForMatch reduces text to what a reader sees, so that a flag word cannot
+// be hidden by how it is encoded: compatibility forms decomposed (NFKD:
+// full-width and mathematical letters are plain ones), combining marks,
+// format characters (zero-width, soft hyphen, bidi) and other default-
+// ignorable characters removed, runs of white space made one space, look-alike letters of other scripts folded to
+// the Latin letter they imitate (nameSkeleton's table), case folded. Digits
+// written for letters ("b4d" no, "l0ser" yes) are folded only inside a word
+// that has letters, so "room 101" stays digits. Used to compare, never stored.
+func foldForMatch(s string) string {
+	if s == "" {
+		return ""
+	}
+	rs := make([]rune, 0, len(s))
+	for _, r := range norm.NFKD.String(s) {
+		if unseen(r) {
+			continue
+		}
+		if unicode.IsSpace(r) {
+			if len(rs) > 0 && rs[len(rs)-1] == ' ' {
+				continue
+			}
+			r = ' '
+		}
+		if !unicode.IsDigit(r) {
+			r = lookAlike(r)
+		}
+		rs = append(rs, r)
+	}
+	for i := 0; i < len(rs); {
+		j, letters := i, false
+		for j < len(rs) && wordRune(rs[j]) {
+			letters = letters || unicode.IsLetter(rs[j])
+			j++
+		}
+		if letters {
+			for k := i; k < j; k++ {
+				if c, ok := confusables[rs[k]]; ok && unicode.IsDigit(rs[k]) {
+					rs[k] = c
+				}
+			}
+		}
+		i = max(j, i+1)
+	}
+	return caseFold.String(string(rs))
+}
+
+// unseen reports characters that do not show in a message: format
+// characters and the other default-ignorable code points, combining marks
+// (after NFKD, accents) and variation selectors.
+func unseen(r rune) bool {
+	return invisible(r) || unicode.In(r, unicode.Mn, unicode.Me, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 func containsWord(text, w string) bool {
@@ -122,14 +196,30 @@ func containsWord(text, w string) bool {
 
 // ---- keyword flags after the commit ----
 
+// flagCheck is a stored message for the keyword check; before is its text
+// before an edit ("" for a new message).
+type flagCheck struct {
+	m      model.Message
+	before string
+}
+
 // flagAfterCommit hands a committed message to the keyword check. It runs in
 // the committer after the message's ack; the check itself (and its write)
 // runs in flagLoop, so acks are never delayed by it.
 func (s *Service) flagAfterCommit(res store.AppendResult) {
-	if res.Err != nil || !res.Created || res.Message.Sender.Role == model.RoleAdmin {
+	if res.Err != nil || !res.Created {
 		return
 	}
-	s.flagged <- res.Message
+	s.checkFlags(res.Message, "")
+}
+
+// checkFlags queues a new or edited message for the keyword check; messages
+// of admins are not checked.
+func (s *Service) checkFlags(m model.Message, before string) {
+	if m.Sender.Role == model.RoleAdmin {
+		return
+	}
+	s.flagged <- flagCheck{m: m, before: before}
 }
 
 // flagLoop checks committed messages against the flag words. At stop it
@@ -138,11 +228,11 @@ func (s *Service) flagLoop() {
 	defer s.bg.Done()
 	stop := s.stop
 	var committed chan struct{} // closed once the committer has returned (after stop)
-	batch := make([]model.Message, 0, flagBatch)
+	batch := make([]flagCheck, 0, flagBatch)
 	for {
 		select {
-		case m := <-s.flagged:
-			batch = s.drainFlagged(append(batch[:0], m))
+		case c := <-s.flagged:
+			batch = s.drainFlagged(append(batch[:0], c))
 			s.flagMessages(context.Background(), batch)
 		case <-stop:
 			stop = nil
@@ -163,11 +253,11 @@ func (s *Service) flagLoop() {
 }
 
 // drainFlagged appends the messages that are waiting, up to a batch.
-func (s *Service) drainFlagged(batch []model.Message) []model.Message {
+func (s *Service) drainFlagged(batch []flagCheck) []flagCheck {
 	for len(batch) < flagBatch {
 		select {
-		case m := <-s.flagged:
-			batch = append(batch, m)
+		case c := <-s.flagged:
+			batch = append(batch, c)
 		default:
 			return batch
 		}
@@ -176,21 +266,22 @@ func (s *Service) drainFlagged(batch []model.Message) []model.Message {
 }
 
 // flagMessages records a keyword flag for each message that contains a flag
-// word and tells the admins' connections.
-func (s *Service) flagMessages(ctx context.Context, batch []model.Message) {
+// word (an edited one: a word it did not contain before) and tells the
+// admins' connections.
+func (s *Service) flagMessages(ctx context.Context, batch []flagCheck) {
 	kv, err := s.st.Settings(ctx)
 	if err != nil {
 		s.log.Error("keyword check: settings", "err", err)
 		return
 	}
-	words := flagWordsOf(kv[store.SettingFlagWords])
-	if len(words) == 0 {
+	words := foldWords(flagWordsOf(kv[store.SettingFlagWords]))
+	if len(words.words) == 0 {
 		return
 	}
 	var hits []store.KeywordHit
-	for _, m := range batch {
-		if w, ok := matchFlagWord(m.Body, words); ok {
-			hits = append(hits, store.KeywordHit{MessageID: m.ID, Word: w})
+	for _, c := range batch {
+		if w, ok := words.match(c.m.Body, c.before); ok {
+			hits = append(hits, store.KeywordHit{MessageID: c.m.ID, Word: w})
 		}
 	}
 	if len(hits) == 0 {

@@ -67,7 +67,7 @@ func moderationSettings(p SettingsPatch, kv map[string]string) error {
 			return model.Invalid("dm_policy: want anyone, staff or none")
 		}
 	}
-	return nil
+	return groupSettings(p, kv) // grouppolicy.go
 }
 
 func boolString(b bool) string {

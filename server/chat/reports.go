@@ -183,7 +183,7 @@ func WriteParticipation(w io.Writer, p Participation, format string) error {
 	case FormatJSON:
 		return writeIndented(w, p)
 	case FormatCSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		if err := cw.Write(ParticipationCSVHeader); err != nil {
 			return err
 		}
@@ -191,15 +191,11 @@ func WriteParticipation(w io.Writer, p Participation, format string) error {
 			row := []string{strconv.FormatInt(r.User.ID, 10), r.User.Username, r.User.DisplayName, r.User.Role,
 				strconv.Itoa(r.Messages), strconv.Itoa(r.Words), strconv.Itoa(len(r.Conversations)),
 				csvTime(r.FirstAt), csvTime(r.LastAt)}
-			for i := range row {
-				row[i] = CSVSafe(row[i])
-			}
 			if err := cw.Write(row); err != nil {
 				return err
 			}
 		}
-		cw.Flush()
-		return cw.Error()
+		return cw.Flush()
 	}
 	return model.Invalid("format: want json or csv")
 }
@@ -297,15 +293,14 @@ func WriteTranscript(w io.Writer, t Transcript, format string) error {
 	case FormatJSON:
 		return writeIndented(w, t)
 	case FormatCSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		if err := cw.Write(TranscriptCSVHeader); err != nil {
 			return err
 		}
 		if err := writeTranscriptRows(cw, t.Conversation.Name, t.Messages); err != nil {
 			return err
 		}
-		cw.Flush()
-		return cw.Error()
+		return cw.Flush()
 	case FormatHTML:
 		return transcriptHTML.ExecuteTemplate(w, "transcript", t)
 	}
@@ -313,7 +308,7 @@ func WriteTranscript(w io.Writer, t Transcript, format string) error {
 }
 
 // writeTranscriptRows writes one transcript CSV row per message of one conversation.
-func writeTranscriptRows(cw *csv.Writer, convName string, msgs []model.Message) error {
+func writeTranscriptRows(cw *CSVWriter, convName string, msgs []model.Message) error {
 	for _, m := range msgs {
 		if err := cw.Write(TranscriptCSVRow(convName, m)); err != nil {
 			return err
@@ -322,15 +317,16 @@ func writeTranscriptRows(cw *csv.Writer, convName string, msgs []model.Message) 
 	return nil
 }
 
-// TranscriptCSVRow is one message as a row under TranscriptCSVHeader, with
-// formulas defused; `teamchat export --format csv` writes the same rows.
+// TranscriptCSVRow is one message as a row under TranscriptCSVHeader, the
+// plain values (CSVWriter defuses them); `teamchat export --format csv`
+// writes the same rows.
 func TranscriptCSVRow(convName string, m model.Message) []string {
 	return []string{
-		strconv.FormatInt(m.ConversationID, 10), CSVSafe(convName), strconv.FormatInt(m.Seq, 10),
+		strconv.FormatInt(m.ConversationID, 10), convName, strconv.FormatInt(m.Seq, 10),
 		strconv.FormatInt(m.ID, 10), m.CreatedAt.UTC().Format(model.TimeLayout),
-		strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, CSVSafe(m.Sender.DisplayName), m.Sender.Role,
-		CSVSafe(m.Body), strconv.FormatBool(m.Deleted),
-		editedAt(m), replySeq(m), CSVSafe(attachmentNames(m)), CSVSafe(reactionSummary(m)),
+		strconv.FormatInt(m.Sender.ID, 10), m.Sender.Username, m.Sender.DisplayName, m.Sender.Role,
+		m.Body, strconv.FormatBool(m.Deleted),
+		editedAt(m), replySeq(m), attachmentNames(m), reactionSummary(m),
 	}
 }
 
@@ -376,6 +372,28 @@ func writeIndented(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// CSVWriter is the only way the exports write CSV: every cell of every row
+// goes through CSVSafe, so no column can be forgotten.
+type CSVWriter struct{ w *csv.Writer }
+
+// NewCSVWriter writes defused CSV to w.
+func NewCSVWriter(w io.Writer) *CSVWriter { return &CSVWriter{w: csv.NewWriter(w)} }
+
+// Write writes one row, each cell defused.
+func (c *CSVWriter) Write(row []string) error {
+	safe := make([]string, len(row))
+	for i, v := range row {
+		safe[i] = CSVSafe(v)
+	}
+	return c.w.Write(safe)
+}
+
+// Flush writes what is buffered and reports the first error of the writer.
+func (c *CSVWriter) Flush() error {
+	c.w.Flush()
+	return c.w.Error()
 }
 
 // CSVSafe defuses spreadsheet formulas (a cell starting with = + - @ tab or CR is shown as text).
@@ -549,7 +567,7 @@ func WriteSessionTranscript(w io.Writer, t SessionTranscript, format string) err
 	case FormatJSON:
 		return writeIndented(w, t)
 	case FormatCSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		if err := cw.Write(TranscriptCSVHeader); err != nil {
 			return err
 		}
@@ -558,8 +576,7 @@ func WriteSessionTranscript(w io.Writer, t SessionTranscript, format string) err
 				return err
 			}
 		}
-		cw.Flush()
-		return cw.Error()
+		return cw.Flush()
 	case FormatHTML:
 		return transcriptHTML.ExecuteTemplate(w, "session", t)
 	}

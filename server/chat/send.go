@@ -50,7 +50,7 @@ func (s *Service) PostAsync(ctx context.Context, actor model.User, convID int64,
 	seen := map[int64]bool{}
 	for _, id := range d.AttachmentIDs {
 		if id <= 0 || seen[id] {
-			return model.Invalid("attachment_ids: each must be a distinct attachment id")
+			return store.UnusableAttachment(id)
 		}
 		seen[id] = true
 	}
@@ -93,12 +93,25 @@ func (s *Service) enqueue(a store.Append, done func(store.AppendResult)) error {
 
 // committer is the group commit loop: it takes every message that is waiting
 // (up to maxBatch), stores them in one transaction, then publishes and acks.
+// Publishing and acking run in a goroutine of their own, batch after batch in
+// commit order, while the next batch is stored: the fsync of one overlaps the
+// encoding and delivery of the one before. At most one committed batch waits
+// for it, so a slow delivery holds the committer back rather than piling up.
 func (s *Service) committer() {
 	defer s.commitWG.Done()
-	batch := make([]*sendReq, 0, maxBatch)
+	out := make(chan committedBatch, 1)
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		for c := range out {
+			s.deliver(c)
+		}
+	}()
+	defer func() { close(out); <-delivered }() // before commitWG.Done: shutdown waits for the acks
 	appends := make([]store.Append, 0, maxBatch)
 	for first := range s.queue {
-		batch = append(batch[:0], first)
+		batch := make([]*sendReq, 1, maxBatch)
+		batch[0] = first
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -116,23 +129,34 @@ func (s *Service) committer() {
 			appends = append(appends, r.a)
 		}
 		results := s.st.AppendMessages(context.Background(), appends)
-		for i, res := range results {
-			if res.Err != nil && !isDomain(res.Err) {
-				s.log.Error("storing messages failed", "err", res.Err, "batch", len(batch))
-				res.Err = &model.Error{Kind: model.ErrUnavailable, Msg: "the message could not be stored; try again"}
-			}
-			if res.Created {
-				ids, err := s.memberIDs(context.Background(), res.Message.ConversationID)
-				if err != nil {
-					s.log.Error("member lookup failed", "err", err)
-				}
-				s.hub.PublishMessage(res.Message, ids)
-				s.publishMentions(res.Message) // features.go
-			}
-			batch[i].done(res)
-			s.flagAfterCommit(res) // keyword flags (flags.go), after the ack
+		clear(appends) // the batch's bodies are not kept alive by the next one's buffer
+		out <- committedBatch{batch, results}
+	}
+}
+
+// committedBatch is a stored batch on its way to its senders and subscribers.
+type committedBatch struct {
+	batch   []*sendReq
+	results []store.AppendResult
+}
+
+// deliver publishes a committed batch's new messages and acks each sender.
+func (s *Service) deliver(c committedBatch) {
+	for i, res := range c.results {
+		if res.Err != nil && !isDomain(res.Err) {
+			s.log.Error("storing messages failed", "err", res.Err, "batch", len(c.batch))
+			res.Err = &model.Error{Kind: model.ErrUnavailable, Msg: "the message could not be stored; try again"}
 		}
-		clear(batch)
+		if res.Created {
+			ids, err := s.memberIDs(context.Background(), res.Message.ConversationID)
+			if err != nil {
+				s.log.Error("member lookup failed", "err", err)
+			}
+			s.hub.PublishMessage(res.Message, ids)
+			s.publishMentions(res.Message) // features.go
+		}
+		c.batch[i].done(res)
+		s.flagAfterCommit(res) // keyword flags (flags.go), after the ack
 	}
 }
 
@@ -152,13 +176,20 @@ func (s *Service) expireLoop() {
 			return
 		case <-t.C:
 			s.ExpireGuests(context.Background())
-			s.EndDueClassSessions(context.Background()) // sessions.go
 		}
 	}
 }
 
-// ExpireGuests ends expired guest accounts now.
+// ExpireGuests ends the class sessions whose planned end has passed, then the
+// guest accounts whose lifetime has. Sessions come first: their guests are
+// told with session_ended before they are cut off, and counted in the
+// session's audit entry. One sweep runs at a time, so when this returns every
+// account due by then is disabled and its sockets closed, even if another
+// sweep started it.
 func (s *Service) ExpireGuests(ctx context.Context) {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	s.endDueSessions(ctx) // sessions.go
 	ids, err := s.st.ExpireGuests(ctx)
 	if err != nil {
 		s.log.Error("guest expiry failed", "err", err)

@@ -28,6 +28,14 @@ type Options struct {
 	MsgBurst   int
 	BcryptCost int
 	Files      *files.Store // attachments' blobs (attachments.go)
+	// SignInRate is the sign-in work (password checks and hashes, right or
+	// wrong) one client address may cause per minute, as a burst too; 0
+	// turns the per-address and per-account budgets off (signin.go).
+	SignInRate float64
+	// UploadRate is uploads per minute per user (0 = unlimited), with
+	// UploadBurst at once; every attempt counts, refused ones too.
+	UploadRate  float64
+	UploadBurst int
 }
 
 // Service is the chat application.
@@ -51,14 +59,19 @@ type Service struct {
 	memMu   sync.Mutex
 	members map[int64][]int64 // conversation → member ids (cache for activity frames)
 
-	logins  *auth.FailureLimiter
+	signin  signInLimits // signin.go
 	codes   *auth.FailureLimiter
 	tickets *ticketBook
 
 	stop chan struct{}
 	bg   sync.WaitGroup
 
-	flagged chan model.Message // committed messages for the keyword check (flags.go)
+	sweepMu sync.Mutex   // one expiry sweep at a time (sessions.go, send.go)
+	replays replayBudget // backlog replays per user (realtime.go)
+
+	flagged chan flagCheck // committed and edited messages for the keyword check (flags.go)
+
+	uploads *userLimiter // per-user upload rate (attachments.go)
 }
 
 // New builds the service; Start runs its background work.
@@ -70,11 +83,12 @@ func New(st *store.Store, hub *realtime.Hub, tokens *auth.Tokens, log *slog.Logg
 		limiters: map[int64]*rate.Limiter{},
 		typing:   map[[2]int64]time.Time{},
 		members:  map[int64][]int64{},
-		logins:   auth.NewFailureLimiter(10, 10*time.Minute),
+		signin:   newSignInLimits(opts.SignInRate),
 		codes:    auth.NewFailureLimiter(20, 10*time.Minute),
 		tickets:  newTicketBook(),
 		stop:     make(chan struct{}),
-		flagged:  make(chan model.Message, flagQueueLength),
+		flagged:  make(chan flagCheck, flagQueueLength),
+		uploads:  newUserLimiter(rate.Limit(opts.UploadRate/60), opts.UploadBurst),
 	}
 }
 
@@ -199,6 +213,9 @@ func (s *Service) CreateConversation(ctx context.Context, actor model.User, name
 		if name, err = NormalizeName("name", name); err != nil {
 			return conv, false, err
 		}
+		if err = s.checkGroupCreate(ctx, actor, memberIDs); err != nil { // grouppolicy.go
+			return conv, false, err
+		}
 		conv, err = s.st.CreateConversation(ctx, store.NewConversation{Name: name, Kind: model.KindGroup, CreatorID: actor.ID, MemberIDs: memberIDs})
 	case model.KindDirect:
 		if len(memberIDs) != 1 || memberIDs[0] == actor.ID || memberIDs[0] <= 0 {
@@ -314,6 +331,9 @@ func (s *Service) AddMember(ctx context.Context, actor model.User, convID, userI
 	case model.MemberMember, model.MemberOwner:
 	default:
 		return nil, model.Invalid("role: want member or owner")
+	}
+	if err := s.checkGroupAdd(ctx, actor, convID, userID); err != nil { // grouppolicy.go
+		return nil, err
 	}
 	m, err := s.st.AddMember(ctx, convID, userID, role)
 	if err != nil {

@@ -66,6 +66,12 @@ func (s *Service) EndClassSession(ctx context.Context, actor model.User, id int6
 // EndDueClassSessions ends every session whose planned end has passed. The
 // expiry loop calls it; tests may call it to check now.
 func (s *Service) EndDueClassSessions(ctx context.Context) {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	s.endDueSessions(ctx)
+}
+
+func (s *Service) endDueSessions(ctx context.Context) {
 	ended, err := s.st.EndDueClassSessions(ctx, sessionEndAudit(0))
 	if err != nil {
 		s.log.Error("ending class sessions failed", "err", err)
@@ -83,13 +89,15 @@ func sessionEndAudit(actorID int64) func(store.ClassSession, int) store.AuditEnt
 	}
 }
 
-// sessionEnded tells every connection, then closes the sockets of the
-// session's guests (their credentials already fail).
+// sessionEnded closes the sockets of the session's guests (their credentials
+// already fail), each with session_ended as its last frame before the 4401,
+// then tells every other connection.
 func (s *Service) sessionEnded(e store.EndedSession) {
-	s.hub.Broadcast(realtime.SessionFrame{Type: "session_ended", Session: e.Session})
+	frame := realtime.SessionFrame{Type: "session_ended", Session: e.Session}
 	for _, id := range e.GuestIDs {
-		s.hub.DisconnectUser(id, 4401, "the class session ended")
+		s.hub.DisconnectUserWith(id, frame, 4401, "the class session ended")
 	}
+	s.hub.Broadcast(frame) // the guests' sockets are closing: they do not get it twice
 	if len(e.GuestIDs) > 0 {
 		s.forgetMembers(0)
 	}

@@ -106,13 +106,6 @@ func ValidateClientID(id string) error {
 	return nil
 }
 
-// reservedNames are display names a student or guest may not take, compared by
-// skeleton (lower case, letters and digits only).
-var reservedNames = map[string]bool{
-	"professor": true, "prof": true, "admin": true, "administrator": true, "teacher": true,
-	"instructor": true, "moderator": true, "mod": true, "staff": true, "system": true, "teamchat": true,
-}
-
 // nameSkeleton reduces a normalized name to what it looks like: lower-case
 // Latin letters and digits, with accents removed (NFKD, marks dropped) and
 // look-alike letters of other scripts folded to the Latin letter they pass
@@ -124,18 +117,25 @@ func nameSkeleton(s string) string {
 		if unicode.Is(unicode.Mn, r) {
 			continue
 		}
-		if c, ok := upperConfusables[r]; ok {
-			r = c
-		} else if c, ok := confusables[unicode.ToLower(r)]; ok {
-			r = c
-		} else {
-			r = unicode.ToLower(r)
-		}
+		r = lookAlike(r)
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// lookAlike is the lower-case letter r passes for: the Latin letter of a
+// look-alike (confusables, digits included), otherwise r in lower case.
+func lookAlike(r rune) rune {
+	if c, ok := upperConfusables[r]; ok {
+		return c
+	}
+	r = unicode.ToLower(r)
+	if c, ok := confusables[r]; ok {
+		return c
+	}
+	return r
 }
 
 // upperConfusables maps capitals that look like a Latin capital whose lower

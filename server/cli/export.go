@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -131,7 +130,7 @@ func ExportCSV(ctx context.Context, st *store.Store, convID int64, w io.Writer) 
 	for _, c := range convs {
 		names[c.ID] = c.Name
 	}
-	cw := csv.NewWriter(w)
+	cw := chat.NewCSVWriter(w)
 	if err := cw.Write(chat.TranscriptCSVHeader); err != nil {
 		return err
 	}
@@ -141,6 +140,5 @@ func ExportCSV(ctx context.Context, st *store.Store, convID int64, w io.Writer) 
 	if err != nil {
 		return err
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
 }

@@ -26,6 +26,9 @@ type Config struct {
 	PortFallback  bool     // if the port is taken, try the next ones (desktop host)
 	MsgRate       float64  // messages per second per user (0 disables the limit)
 	MsgBurst      int      // burst for MsgRate
+	SignInRate    float64  // password checks per client address per minute, also the burst (0 = unlimited)
+	UploadRate    float64  // uploads per minute per user (0 disables the limit)
+	UploadBurst   int      // burst for UploadRate
 	BcryptCost    int      // password hashing cost
 	ShutdownGrace time.Duration
 	Hosts         []string // extra host names the server answers to (DNS-rebinding allowlist)
@@ -35,6 +38,7 @@ type Config struct {
 	TLS           bool   // also serve HTTPS on the same port
 	TLSCert       string // certificate file; empty: a self-signed one kept in the data dir
 	TLSKey        string
+	Pprof         string // debug listener for net/http/pprof, loopback only; empty: none
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -44,6 +48,9 @@ func Defaults() Config {
 		DataDir:       DefaultDataDir(),
 		MsgRate:       10,
 		MsgBurst:      20,
+		SignInRate:    30,
+		UploadRate:    20,
+		UploadBurst:   10,
 		BcryptCost:    10,
 		ShutdownGrace: 10 * time.Second,
 		MaxConnsPerIP: 32,
@@ -85,6 +92,9 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.Var((*originList)(&c.Origins), "origin", "extra allowed browser origin, e.g. https://chat.example.edu (repeatable)")
 	fs.Float64Var(&c.MsgRate, "msg-rate", c.MsgRate, "messages per second per user (0 = unlimited)")
 	fs.IntVar(&c.MsgBurst, "msg-burst", c.MsgBurst, "message burst per user")
+	fs.Float64Var(&c.SignInRate, "signin-rate", c.SignInRate, "sign-ins (password checks) per client address per minute, also the burst; 0 = unlimited, for load tests")
+	fs.Float64Var(&c.UploadRate, "upload-rate", c.UploadRate, "attachment uploads per minute per user (0 = unlimited)")
+	fs.IntVar(&c.UploadBurst, "upload-burst", c.UploadBurst, "attachment uploads at once per user")
 	fs.Var((*originList)(&c.Hosts), "host", "extra host name the server answers to, e.g. chat.school.example (repeatable)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "open WebSockets per client address (0 = unlimited)")
 	fs.DurationVar(&c.BackupEvery, "backup-every", c.BackupEvery, "automatic backup interval (0 = off; one is also made at shutdown)")
@@ -92,6 +102,7 @@ func RegisterFlags(fs *flag.FlagSet, c *Config) {
 	fs.BoolVar(&c.TLS, "tls", c.TLS, "also serve HTTPS on the same port (self-signed certificate made on first run unless --tls-cert/--tls-key)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
+	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve Go profiles (net/http/pprof) on this loopback HOST:PORT, e.g. 127.0.0.1:6060")
 }
 
 // Validate checks the configuration and normalizes origins.
@@ -119,8 +130,14 @@ func (c *Config) Validate() error {
 	if c.MsgRate < 0 || c.MsgBurst < 0 {
 		return errors.New("--msg-rate and --msg-burst must not be negative")
 	}
+	if c.SignInRate < 0 {
+		return errors.New("--signin-rate must not be negative")
+	}
 	if c.MsgRate > 0 && c.MsgBurst < 1 {
 		c.MsgBurst = 1
+	}
+	if c.UploadRate < 0 || c.UploadBurst < 0 {
+		return errors.New("--upload-rate and --upload-burst must not be negative")
 	}
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 10
@@ -143,6 +160,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
+	}
+	if c.Pprof != "" {
+		h, _, err := net.SplitHostPort(c.Pprof)
+		if ip := net.ParseIP(h); err != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("--pprof %q: want a loopback HOST:PORT such as 127.0.0.1:6060", c.Pprof)
+		}
 	}
 	return nil
 }

@@ -57,7 +57,8 @@ type Store struct {
 	pending  map[string]int  // blobs Put but not yet Released (their rows may be being committed)
 	inflight map[string]bool // temporary files being written (base names)
 
-	decode chan struct{} // one image decode at a time: a 50 MP image takes 200 MB
+	budget       *decodeBudget     // memory of the image decodes in flight (budget.go)
+	beforeDecode func(owner int64) // tests: runs with the budget granted, before decoding
 }
 
 // New opens (creating) the blob store under dataDir/attachments.
@@ -66,7 +67,7 @@ func New(dataDir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(root, tmpDir), 0o700); err != nil {
 		return nil, fmt.Errorf("files: %w", err)
 	}
-	return &Store{root: root, pending: map[string]int{}, inflight: map[string]bool{}, decode: make(chan struct{}, 1)}, nil
+	return &Store{root: root, pending: map[string]int{}, inflight: map[string]bool{}, budget: newDecodeBudget(DecodeBudget)}, nil
 }
 
 // Root is the directory the blobs live in.

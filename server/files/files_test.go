@@ -2,6 +2,7 @@ package files_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -309,7 +310,7 @@ func TestInspectImages(t *testing.T) {
 			}
 			defer s.Release(h)
 			start := time.Now()
-			info, err := s.Inspect(h)
+			info, err := s.Inspect(context.Background(), 1, h)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -339,7 +340,7 @@ func TestInspectImages(t *testing.T) {
 				t.Fatalf("thumbnail %v, want %v", got, c.thumb)
 			}
 			// Inspecting the same content again reuses the thumbnail.
-			again, err := s.Inspect(h)
+			again, err := s.Inspect(context.Background(), 1, h)
 			if err != nil || again != info {
 				t.Fatalf("second inspect %+v %v", again, err)
 			}

@@ -156,9 +156,10 @@ type Settings struct {
 	JoinCode      string   `json:"join_code"`
 	GuestAccess   bool     `json:"guest_access"`
 	GuestTTLHours int      `json:"guest_ttl_hours"`
-	Paused        bool     `json:"paused"`     // only admins can post while true
-	DMPolicy      string   `json:"dm_policy"`  // DMPolicyAnyone, DMPolicyStaff or DMPolicyNone
-	FlagWords     []string `json:"flag_words"` // lower case; a message containing one as a whole word is flagged
+	Paused        bool     `json:"paused"`       // only admins can post while true
+	DMPolicy      string   `json:"dm_policy"`    // DMPolicyAnyone, DMPolicyStaff or DMPolicyNone
+	GroupPolicy   string   `json:"group_policy"` // GroupPolicyAnyone or GroupPolicyStaff
+	FlagWords     []string `json:"flag_words"`   // lower case; a message containing one as a whole word is flagged
 
 	EditWindowMinutes int `json:"edit_window_minutes"` // senders may edit this long after sending; 0 = never
 	MaxUploadMiB      int `json:"max_upload_mib"`      // largest attachment
@@ -177,6 +178,12 @@ const (
 	DMPolicyAnyone = "anyone"
 	DMPolicyStaff  = "staff"
 	DMPolicyNone   = "none"
+)
+
+// Group policies: who may create groups (admins always may).
+const (
+	GroupPolicyAnyone = "anyone" // students too (guests never)
+	GroupPolicyStaff  = "staff"  // admins only
 )
 
 // Domain errors. The api package maps them to statuses in one place.

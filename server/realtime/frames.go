@@ -82,6 +82,8 @@ type (
 		Code     string `json:"code"`
 		Message  string `json:"message"`
 		ClientID string `json:"client_id,omitempty"`
+		// ConversationID: the conversation of a refused subscribe.
+		ConversationID int64 `json:"conversation_id,omitempty"`
 	}
 )
 

@@ -18,10 +18,17 @@ type Hub struct {
 	admins map[*Client]struct{}
 	all    map[*Client]struct{}
 	conns  map[*Client]struct{} // every open connection, authenticated or not
-	closed bool
+	// pending: connections whose credentials are being checked again before
+	// they register; DisconnectUser closes them too (see Client.authenticated).
+	pending map[int64]map[*Client]struct{}
+	closed  bool
+
+	presence presence
 
 	// AuthWait is how long a connection may stay unauthenticated (10 s).
 	AuthWait time.Duration
+	// PresenceEvery is how often presence changes are announced (PresenceEvery when 0).
+	PresenceEvery time.Duration
 }
 
 // NewHub returns an empty hub.
@@ -32,6 +39,9 @@ func NewHub() *Hub {
 		admins: map[*Client]struct{}{},
 		all:    map[*Client]struct{}{},
 		conns:  map[*Client]struct{}{},
+
+		pending:  map[int64]map[*Client]struct{}{},
+		presence: newPresence(),
 
 		AuthWait: authWait,
 	}
@@ -48,12 +58,48 @@ func (h *Hub) track(c *Client) bool {
 	return true
 }
 
-// register adds an authenticated client and reports whether it is its user's
-// first connection (the user came online). It refuses when the hub is closed.
-func (h *Hub) register(c *Client) (first bool, ok bool) {
+// claim records that c is about to register for its user, so that a
+// revocation from now on finds it (DisconnectUser); false when closed.
+func (h *Hub) claim(c *Client) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
+		return false
+	}
+	set := h.pending[c.user.ID]
+	if set == nil {
+		set = map[*Client]struct{}{}
+		h.pending[c.user.ID] = set
+	}
+	set[c] = struct{}{}
+	return true
+}
+
+// unclaim forgets a claim (the connection will not register).
+func (h *Hub) unclaim(c *Client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropPending(c)
+}
+
+func (h *Hub) dropPending(c *Client) {
+	if set := h.pending[c.user.ID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.pending, c.user.ID)
+		}
+	}
+}
+
+// register turns a claimed client into an authenticated one and reports
+// whether it is its user's first connection (the user came online). It
+// refuses when the hub is closed or the client is already closing (a
+// revocation closed it while its credentials were checked).
+func (h *Hub) register(c *Client) (first bool, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropPending(c)
+	if h.closed || c.closing() {
 		return false, false
 	}
 	set := h.byUser[c.user.ID]
@@ -66,6 +112,9 @@ func (h *Hub) register(c *Client) (first bool, ok bool) {
 	if c.user.Role == model.RoleAdmin {
 		h.admins[c] = struct{}{}
 	}
+	if len(set) == 1 {
+		h.presenceChanged(c.user.ID)
+	}
 	return len(set) == 1, true
 }
 
@@ -74,6 +123,7 @@ func (h *Hub) unregister(c *Client) (last bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.conns, c)
+	h.dropPending(c)
 	if _, ok := h.all[c]; !ok {
 		return false
 	}
@@ -91,6 +141,7 @@ func (h *Hub) unregister(c *Client) (last bool) {
 	delete(set, c)
 	if len(set) == 0 {
 		delete(h.byUser, c.user.ID)
+		h.presenceChanged(c.user.ID)
 		return true
 	}
 	return false
@@ -165,6 +216,19 @@ func (h *Hub) PublishMessage(m model.Message, memberIDs []int64) {
 	room := h.rooms[m.ConversationID]
 	for c := range room {
 		c.deliver(msg)
+	}
+	// Activity goes to the connections outside the room. In a lecture nearly
+	// every connection is in it: then look at those few, not at every member.
+	switch outside := len(h.all) - len(room); {
+	case outside <= 0:
+		return
+	case outside <= 8:
+		for c := range h.all {
+			if _, in := room[c]; !in && (c.user.Role == model.RoleAdmin || isMember(memberIDs, c.user.ID)) {
+				c.deliverActivity(m.ConversationID, m.Seq)
+			}
+		}
+		return
 	}
 	for _, uid := range memberIDs {
 		for c := range h.byUser[uid] {
@@ -284,16 +348,31 @@ func (h *Hub) DropConversation(conv int64) {
 	}
 }
 
-// DisconnectUser closes every connection of a user with code and reason.
+// DisconnectUser closes every connection of a user with code and reason,
+// those still checking their credentials included: once it returns, none of
+// them is queued another frame or starts handling another one it reads.
 func (h *Hub) DisconnectUser(userID int64, code int, reason string) {
+	h.DisconnectUserWith(userID, nil, code, reason)
+}
+
+// DisconnectUserWith is DisconnectUser with a last frame (nil: none) that each
+// connection writes just before its close frame, whatever else is queued.
+func (h *Hub) DisconnectUserWith(userID int64, last any, code int, reason string) {
+	var data []byte
+	if last != nil {
+		data = Encode(last)
+	}
 	h.mu.RLock()
 	var cs []*Client
 	for c := range h.byUser[userID] {
 		cs = append(cs, c)
 	}
+	for c := range h.pending[userID] {
+		cs = append(cs, c)
+	}
 	h.mu.RUnlock()
 	for _, c := range cs {
-		c.closeWith(code, reason)
+		c.closeWithLast(code, reason, data)
 	}
 }
 

@@ -51,6 +51,8 @@ func StartIn(t testing.TB, dir string, opts ...Option) *Env {
 	cfg.DataDir = dir
 	cfg.NoMDNS = true
 	cfg.MsgRate = 0
+	cfg.SignInRate = 0 // tests sign many accounts in from 127.0.0.1; the sign-in tests turn it on
+	cfg.UploadRate = 0
 	cfg.BcryptCost = 4
 	cfg.ShutdownGrace = 5 * time.Second
 	for _, o := range opts {
@@ -143,10 +145,15 @@ type Client struct {
 	Header http.Header
 }
 
+// Transport, when set, carries the requests of every client Anon makes: a test
+// package sets it in TestMain, e.g. to check each answer against the OpenAPI
+// document. Nil is http.DefaultTransport.
+var Transport http.RoundTripper
+
 // Anon is a client with no credentials.
 func (e *Env) Anon() *Client {
 	jar, _ := cookiejar.New(nil)
-	return &Client{Env: e, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second}, Header: http.Header{}}
+	return &Client{Env: e, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: Transport}, Header: http.Header{}}
 }
 
 // Do sends a request; body is marshalled unless it is a string or []byte.
@@ -294,6 +301,10 @@ func (c *Client) DialWS() *WS {
 	return ws
 }
 
+// CheckFrame, when set, sees every frame a server sends to any WS: a test
+// package sets it in TestMain, e.g. to check each against the AsyncAPI document.
+var CheckFrame func(data []byte)
+
 func (w *WS) read() {
 	defer close(w.Frames)
 	for {
@@ -302,6 +313,9 @@ func (w *WS) read() {
 			ce, _ := err.(*websocket.CloseError)
 			w.Closed <- ce
 			return
+		}
+		if CheckFrame != nil {
+			CheckFrame(data)
 		}
 		var f Frame
 		if json.Unmarshal(data, &f) != nil {

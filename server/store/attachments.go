@@ -135,6 +135,14 @@ func QuotaExceeded(quotaBytes int64) error {
 	return model.TooLarge("this upload would exceed your upload quota of %d MiB: delete messages with files to free space", quotaBytes>>20)
 }
 
+// UnusableAttachment is the contract's one refusal of an attachment id a
+// message cannot carry: unknown, another user's, for another conversation,
+// already used by a message (this one included), or gone. One text for all,
+// so it tells nobody which of these it was.
+func UnusableAttachment(id int64) error {
+	return model.Invalid("attachment %d cannot be used here", id)
+}
+
 // InsertAttachment records an uploaded file (whose blob is already on disk) in
 // one transaction that re-checks the upload rules and the uploader's quota:
 // the sizes of all their attachments, this one included, may not exceed

@@ -68,7 +68,8 @@ func (s *Store) InsertRefresh(ctx context.Context, t RefreshToken) error {
 
 // RotateRefresh atomically revokes the refresh token jti and records next in
 // the same family. When jti is unknown, expired or already revoked it answers
-// ErrUnauthorized, and a revoked (reused) token also revokes its whole family.
+// ErrUnauthorized, and a revoked (reused) token also revokes its whole family
+// and the account's access tokens.
 // ErrRefreshReused is RotateRefresh's answer to a refresh token that was
 // already rotated: its whole family is revoked. It is an ErrUnauthorized.
 var ErrRefreshReused = fmt.Errorf("refresh token reused: %w", model.ErrUnauthorized)
@@ -88,7 +89,14 @@ func (s *Store) RotateRefresh(ctx context.Context, jti string, next RefreshToken
 		}
 		if revoked != 0 {
 			reused = true
-			_, err := tx.Exec(`UPDATE refresh_tokens SET revoked = 1 WHERE family = ?`, old.Family)
+			if _, err := tx.Exec(`UPDATE refresh_tokens SET revoked = 1 WHERE family = ?`, old.Family); err != nil {
+				return err
+			}
+			// A reused token means one of the family's tokens was copied, and
+			// the access token issued with it may be the copy: bumping the
+			// account's token epoch refuses every access token issued until
+			// now (browser sessions are not tokens and stay).
+			_, err := tx.Exec(`UPDATE users SET token_epoch = token_epoch + 1 WHERE id = ?`, old.UserID)
 			return err
 		}
 		if old.ExpiresAt <= now() {

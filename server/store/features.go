@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -185,15 +186,28 @@ func (b *batchState) checkExtras(a Append) (*model.ReplyPreview, error) {
 		quote = &pv
 	}
 	if len(a.AttachmentIDs) > 0 {
-		var usable int
-		err := b.tx.QueryRow(`SELECT count(*) FROM attachments WHERE id IN (SELECT value FROM json_each(?))
+		rows, err := b.tx.Query(`SELECT id FROM attachments WHERE id IN (SELECT value FROM json_each(?))
 			AND uploader_id = ? AND conversation_id = ? AND message_id IS NULL`,
-			idList(a.AttachmentIDs), a.SenderID, a.ConversationID).Scan(&usable)
+			idList(a.AttachmentIDs), a.SenderID, a.ConversationID)
 		if err != nil {
 			return nil, err
 		}
-		if usable != len(a.AttachmentIDs) {
-			return nil, model.Invalid("attachment_ids: an attachment cannot be used here (not yours, for another conversation, already used, or gone)")
+		usable := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			usable[id] = true
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
+		for _, id := range a.AttachmentIDs {
+			if !usable[id] {
+				return nil, UnusableAttachment(id)
+			}
 		}
 	}
 	return quote, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -65,8 +66,8 @@ type AppendResult struct {
 // appendStmts are the statements of the message hot path, prepared once on
 // the writer connection.
 type appendStmts struct {
-	byClient, sender, conv, member, nextSeq, insert, marker *sql.Stmt
-	mod                                                     modStmts // moderation checks (moderation.go)
+	byClient, known, sender, conv, member, setSeq, insert, marker *sql.Stmt
+	mod                                                           modStmts // moderation checks (moderation.go)
 }
 
 func (s *Store) prepareAppend() error {
@@ -82,10 +83,14 @@ func (s *Store) prepareAppend() error {
 	s.app = appendStmts{
 		byClient: prep(`SELECT id, conversation_id, body FROM messages WHERE sender_id = ? AND client_id = ?`),
 		sender:   prep(`SELECT ` + userCols + ` FROM users u WHERE u.id = ?`),
-		conv:     prep(`SELECT locked, kind, slow_mode_seconds FROM conversations WHERE id = ?`),
-		member:   prep(`SELECT role FROM conversation_members WHERE conversation_id = ? AND user_id = ?`),
-		nextSeq:  prep(`UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`),
-		insert:   prep(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		// One look-up per batch for every (sender, client_id) of it: only those
+		// found need the per-message look-up above.
+		known: prep(`SELECT m.sender_id, m.client_id FROM json_each(?) j
+			JOIN messages m ON m.sender_id = j.value ->> 0 AND m.client_id = j.value ->> 1 AND m.client_id IS NOT NULL`),
+		conv:   prep(`SELECT locked, kind, slow_mode_seconds, last_seq FROM conversations WHERE id = ?`),
+		member: prep(`SELECT role FROM conversation_members WHERE conversation_id = ? AND user_id = ?`),
+		setSeq: prep(`UPDATE conversations SET last_seq = ? WHERE id = ?`),
+		insert: prep(`INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		marker: prep(`INSERT INTO read_markers (user_id, conversation_id, seq) VALUES (?, ?, ?)
 			ON CONFLICT (user_id, conversation_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
 		mod: prepareModeration(prep),
@@ -101,7 +106,45 @@ type batchState struct {
 	convs   map[int64]convInfo
 	roles   map[[2]int64]string
 	markers map[[2]int64]int64 // (sender, conversation) → newest seq, written once per batch
+	seqs    map[int64]int64    // conversation → its newest seq in this batch, written once per batch
+	clients map[clientKey]bool // (sender, client_id) pairs that may be stored already
 	mod     modState           // moderation checks' cache (moderation.go)
+}
+
+type clientKey struct {
+	sender int64
+	id     string
+}
+
+// loadKnownClients reads which of the batch's (sender, client_id) pairs are
+// stored already, in one statement.
+func (b *batchState) loadKnownClients(batch []Append) error {
+	var pairs [][2]any
+	for _, a := range batch {
+		if a.ClientID != "" {
+			pairs = append(pairs, [2]any{a.SenderID, a.ClientID})
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	arg, err := json.Marshal(pairs)
+	if err != nil {
+		return err
+	}
+	rows, err := b.st.known.Query(string(arg))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k clientKey
+		if err := rows.Scan(&k.sender, &k.id); err != nil {
+			return err
+		}
+		b.clients[k] = true
+	}
+	return rows.Err()
 }
 
 // AppendMessages stores a batch of messages in ONE transaction (group commit):
@@ -115,11 +158,14 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 	results := make([]AppendResult, len(batch))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		b := &batchState{tx: tx, senders: map[int64]*UserRecord{}, convs: map[int64]convInfo{},
-			roles: map[[2]int64]string{}, markers: map[[2]int64]int64{}}
+			roles: map[[2]int64]string{}, markers: map[[2]int64]int64{}, seqs: map[int64]int64{}, clients: map[clientKey]bool{}}
 		b.st = appendStmts{
-			byClient: tx.Stmt(s.app.byClient), sender: tx.Stmt(s.app.sender), conv: tx.Stmt(s.app.conv),
-			member: tx.Stmt(s.app.member), nextSeq: tx.Stmt(s.app.nextSeq), insert: tx.Stmt(s.app.insert), marker: tx.Stmt(s.app.marker),
+			byClient: tx.Stmt(s.app.byClient), known: tx.Stmt(s.app.known), sender: tx.Stmt(s.app.sender), conv: tx.Stmt(s.app.conv),
+			member: tx.Stmt(s.app.member), setSeq: tx.Stmt(s.app.setSeq), insert: tx.Stmt(s.app.insert), marker: tx.Stmt(s.app.marker),
 			mod: s.app.mod.in(tx),
+		}
+		if err := b.loadKnownClients(batch); err != nil {
+			return err
 		}
 		t := now()
 		for i, a := range batch {
@@ -134,6 +180,13 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 			}
 			results[i] = res
 		}
+		for conv, seq := range b.seqs {
+			if b.convs[conv].stored {
+				if _, err := b.st.setSeq.Exec(seq, conv); err != nil {
+					return err
+				}
+			}
+		}
 		for k, seq := range b.markers {
 			if _, err := b.st.marker.Exec(k[0], k[1], seq); err != nil {
 				return err
@@ -146,31 +199,13 @@ func (s *Store) AppendMessages(ctx context.Context, batch []Append) []AppendResu
 		for i := range results {
 			results[i] = AppendResult{Err: err}
 		}
+	} else {
+		s.messagesCommitted()
 	}
 	return results
 }
 
 func (b *batchState) append(a Append, t int64) (AppendResult, error) {
-	if a.ClientID != "" {
-		var id, conv int64
-		var body string
-		err := b.st.byClient.QueryRow(a.SenderID, a.ClientID).Scan(&id, &conv, &body)
-		switch {
-		case err == nil:
-			if conv != a.ConversationID || body != a.Body {
-				return AppendResult{}, model.Conflict("client_id %q was already used for a different message", a.ClientID)
-			}
-			m, err := scanMessage(b.tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, id))
-			if err != nil {
-				return AppendResult{}, err
-			}
-			ms := []model.Message{m}
-			err = hydrate(context.Background(), b.tx, ms)
-			return AppendResult{Message: ms[0]}, err
-		case err != sql.ErrNoRows:
-			return AppendResult{}, err
-		}
-	}
 	sender := b.senders[a.SenderID]
 	if sender == nil {
 		u, err := scanUser(b.st.sender.QueryRow(a.SenderID))
@@ -186,10 +221,15 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if sender.Disabled {
 		return AppendResult{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "account disabled"}
 	}
+	if sender.ExpiresAt > 0 && sender.ExpiresAt <= t {
+		// A guest past its lifetime, before the expiry sweep disables it.
+		return AppendResult{}, &model.Error{Kind: model.ErrUnauthorized, Msg: "guest access ended"}
+	}
 	conv, ok := b.convs[a.ConversationID]
 	if !ok {
 		var kind string
-		err := b.st.conv.QueryRow(a.ConversationID).Scan(&conv.locked, &kind, &conv.slowMode)
+		var lastSeq int64
+		err := b.st.conv.QueryRow(a.ConversationID).Scan(&conv.locked, &kind, &conv.slowMode, &lastSeq)
 		if err == sql.ErrNoRows {
 			conv.missing = true
 		} else if err != nil {
@@ -197,6 +237,7 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 		}
 		conv.direct = kind == model.KindDirect
 		b.convs[a.ConversationID] = conv
+		b.seqs[a.ConversationID] = lastSeq
 	}
 	if conv.missing {
 		return AppendResult{}, model.NotFound("conversation")
@@ -213,6 +254,30 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if memberRole == "" && !isAdmin {
 		return AppendResult{}, model.NotFound("conversation")
 	}
+	// A resend answers the stored message only to a sender who may still read
+	// the conversation: it carries the current reactions, reply count and quote.
+	// Moderation (pause, lock, mute, slow mode) applied when it was first stored.
+	// Only client ids the batch found stored, or repeated in it, are looked up.
+	if a.ClientID != "" && b.clients[clientKey{a.SenderID, a.ClientID}] {
+		var id, storedConv int64
+		var body string
+		err := b.st.byClient.QueryRow(a.SenderID, a.ClientID).Scan(&id, &storedConv, &body)
+		switch {
+		case err == nil:
+			if storedConv != a.ConversationID || body != a.Body {
+				return AppendResult{}, model.Conflict("client_id %q was already used for a different message", a.ClientID)
+			}
+			m, err := scanMessage(b.tx.QueryRow(`SELECT `+msgCols+` FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = ?`, id))
+			if err != nil {
+				return AppendResult{}, err
+			}
+			ms := []model.Message{m}
+			err = hydrate(context.Background(), b.tx, ms)
+			return AppendResult{Message: ms[0]}, err
+		case err != sql.ErrNoRows:
+			return AppendResult{}, err
+		}
+	}
 	if err := b.checkPaused(isAdmin); err != nil {
 		return AppendResult{}, err
 	}
@@ -226,10 +291,9 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, err
 	}
-	var seq int64
-	if err := b.st.nextSeq.QueryRow(a.ConversationID).Scan(&seq); err != nil {
-		return AppendResult{}, err
-	}
+	// The conversation's seq counter is read once per batch and written back
+	// once at its end (same transaction), so seqs stay gap-free.
+	seq := b.seqs[a.ConversationID] + 1
 	var cid any
 	if a.ClientID != "" {
 		cid = a.ClientID
@@ -243,6 +307,14 @@ func (b *batchState) append(a Append, t int64) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	id, _ := res.LastInsertId()
+	b.seqs[a.ConversationID] = seq
+	if !conv.stored {
+		conv.stored = true
+		b.convs[a.ConversationID] = conv
+	}
+	if a.ClientID != "" {
+		b.clients[clientKey{a.SenderID, a.ClientID}] = true
+	}
 	if memberRole != "" {
 		b.markers[key] = seq
 	}

@@ -25,6 +25,7 @@ type convInfo struct {
 	direct   bool
 	slowMode int64 // seconds
 	missing  bool
+	stored   bool // a message of this batch went in: its last_seq is written back
 }
 
 // modStmts are the moderation checks of the message hot path.
@@ -54,6 +55,7 @@ type modState struct {
 	dmPolicy string
 	lastPost map[[2]int64]int64        // (sender, conversation) → newest created_at (unix ms); 0 = none
 	mutes    map[int64]map[int64]int64 // conversation → muted user → end of the mute (active mutes only)
+	pairs    map[int64]bool            // group → a pair of students (grouppolicy.go)
 }
 
 // Client-safe refusals of the moderation checks.
@@ -130,6 +132,13 @@ func (b *batchState) moderate(a Append, conv convInfo, isAdmin bool, memberRole 
 			if n == 0 {
 				return model.Forbidden(MsgDMsStaff)
 			}
+		}
+	} else {
+		if err := b.loadSettings(); err != nil {
+			return err
+		}
+		if err := b.checkPairGroup(a.ConversationID); err != nil {
+			return err
 		}
 	}
 	if memberRole == model.MemberOwner {

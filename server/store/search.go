@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 
 	"teamchat/server/model"
@@ -38,6 +39,10 @@ type SearchPage struct {
 	Results []SearchResult `json:"results"`
 	HasMore bool           `json:"has_more"`
 }
+
+// searchWaitIndex bounds how long a search waits for the indexer to reach
+// the messages committed before it.
+const searchWaitIndex = time.Second
 
 // Snippet markers: private-use characters that FTS5 puts around matches.
 const (
@@ -103,6 +108,12 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) (SearchPage, error) {
 	if match == "" {
 		return SearchPage{}, model.Invalid("q: nothing to search for: type a word")
 	}
+	// What was sent before the search is found: the indexer runs now rather
+	// than after its gathering delay. If it cannot (a failing disk), search
+	// what is indexed.
+	wctx, cancel := context.WithTimeout(ctx, searchWaitIndex)
+	_ = s.WaitIndexed(wctx)
+	cancel()
 	before := q.Before
 	if before == 0 {
 		before = 1 << 62
@@ -140,7 +151,12 @@ func (s *Store) Search(ctx context.Context, q SearchQuery) (SearchPage, error) {
 		r.Snippet = splitSnippet(snippet)
 		page.Results = append(page.Results, r)
 	}
-	if err := rows.Err(); err != nil {
+	err = rows.Err()
+	// Give the connection back before hydrate takes one: after the break above
+	// the rows are still open, and searches each holding a reader while
+	// waiting for another would exhaust the pool and stop every read.
+	rows.Close()
+	if err != nil {
 		return page, fmt.Errorf("store: search: %w", err)
 	}
 	ms := make([]model.Message, len(page.Results))

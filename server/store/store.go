@@ -34,6 +34,7 @@ type Store struct {
 	r    *sql.DB // readers
 	path string
 	app  appendStmts
+	idx  *indexer // the full-text index behind the commit (indexer.go)
 }
 
 // ErrCorrupt means the database file failed its integrity check.
@@ -86,6 +87,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	s.r = r
+	if err := s.startIndexer(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -123,6 +129,9 @@ func (s *Store) check(ctx context.Context) error {
 // Close checkpoints the WAL and closes every connection.
 func (s *Store) Close() error {
 	var errs []error
+	if s.idx != nil {
+		s.idx.close()
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}

@@ -228,7 +228,12 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, nu NewUser, className stri
 func (s *Store) ExpireGuests(ctx context.Context) ([]int64, error) {
 	var ids []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.Query(`SELECT id FROM users WHERE role = 'guest' AND disabled = 0 AND expires_at IS NOT NULL AND expires_at <= ?`, now())
+		// A guest whose lifetime ends with its open class session's planned
+		// end is ended by the session (told with session_ended, counted in
+		// its audit entry), not here.
+		rows, err := tx.Query(`SELECT id FROM users WHERE role = 'guest' AND disabled = 0 AND expires_at IS NOT NULL AND expires_at <= ?
+			AND NOT EXISTS (SELECT 1 FROM class_sessions c WHERE c.id = users.session_id AND c.ended_at IS NULL
+				AND c.ends_at IS NOT NULL AND c.ends_at <= users.expires_at)`, now())
 		if err != nil {
 			return err
 		}
@@ -254,20 +259,29 @@ func (s *Store) ExpireGuests(ctx context.Context) ([]int64, error) {
 	return ids, err
 }
 
-// AdminNames lists the display names of the enabled admins.
-func (s *Store) AdminNames(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT display_name FROM users WHERE role = 'admin' AND disabled = 0`)
+// DisplayNames lists the names of the accounts that can still sign in
+// (enabled, guests not expired): the names a new one may not repeat.
+func (s *Store) DisplayNames(ctx context.Context) ([]NamedUser, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, display_name, role FROM users
+		WHERE disabled = 0 AND (expires_at IS NULL OR expires_at = 0 OR expires_at > ?)`, now())
 	if err != nil {
-		return nil, fmt.Errorf("store: admin names: %w", err)
+		return nil, fmt.Errorf("store: display names: %w", err)
 	}
 	defer rows.Close()
-	var names []string
+	var names []NamedUser
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var n NamedUser
+		if err := rows.Scan(&n.ID, &n.DisplayName, &n.Role); err != nil {
 			return nil, err
 		}
 		names = append(names, n)
 	}
 	return names, rows.Err()
+}
+
+// NamedUser is an account's id, display name and role.
+type NamedUser struct {
+	ID          int64
+	DisplayName string
+	Role        string
 }

@@ -522,6 +522,8 @@ export type XhrCtor = new () => XhrLike;
 
 interface WebSocketLike {
   readyState: number;
+  /** The subprotocol the server chose ('' when none). */
+  protocol?: string;
   onopen: ((ev: unknown) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
@@ -538,7 +540,7 @@ export interface SocketOptions {
   onAuthLost?: () => void;
   /** Outbox persistence (e.g. localStorage), so a reload while offline loses nothing. */
   persist?: { load(): PendingSend[]; save(list: PendingSend[]): void };
-  WebSocketImpl?: new (url: string) => WebSocketLike;
+  WebSocketImpl?: new (url: string, protocols?: string | string[]) => WebSocketLike;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (t: unknown) => void;
@@ -562,7 +564,7 @@ export class ChatSocket {
 
   constructor(opts: SocketOptions) {
     this.o = {
-      WebSocketImpl: (globalThis as unknown as { WebSocket: new (url: string) => WebSocketLike }).WebSocket,
+      WebSocketImpl: (globalThis as unknown as { WebSocket: new (url: string, protocols?: string | string[]) => WebSocketLike }).WebSocket,
       random: Math.random,
       setTimer: (fn, ms) => setTimeout(fn, ms),
       clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
@@ -693,7 +695,7 @@ export class ChatSocket {
     this.setState('connecting');
     let ws: WebSocketLike;
     try {
-      ws = new this.o.WebSocketImpl(this.url());
+      ws = new this.o.WebSocketImpl(this.url(), [WS_PROTOCOL]);
     } catch {
       this.scheduleReconnect(1006);
       return;
@@ -701,13 +703,16 @@ export class ChatSocket {
     this.ws = ws;
     ws.onmessage = (ev) => {
       if (this.ws !== ws || typeof ev.data !== 'string') return;
-      let f: ServerFrame;
-      try {
-        f = JSON.parse(ev.data, withMessageDefaults) as ServerFrame;
-      } catch {
-        return;
+      for (const line of splitFrames(ev.data)) {
+        let f: ServerFrame;
+        try {
+          f = JSON.parse(line, withMessageDefaults) as ServerFrame;
+        } catch {
+          continue;
+        }
+        this.handle(f);
+        if (this.ws !== ws) return; // a frame's handler replaced the socket
       }
-      this.handle(f);
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
@@ -804,6 +809,18 @@ export class ChatSocket {
 }
 
 /** ws://host/api/v1/ws or wss:// for the page's own origin. */
+/**
+ * The WebSocket subprotocol the client asks for: the server may then join several
+ * frames in one message, one JSON object per line, and sends presence as lists
+ * (`presence_snapshot`, `presence_changes`) instead of one frame per user.
+ */
+export const WS_PROTOCOL = 'teamchat.v2';
+
+/** The frames of one WebSocket message: one, or several separated by newlines (JSON text never holds a raw newline). */
+export function splitFrames(data: string): string[] {
+  return data.includes('\n') ? data.split('\n').filter((l) => l !== '') : [data];
+}
+
 export function socketUrl(loc: { protocol: string; host: string } = location): string {
   return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api/v1/ws`;
 }

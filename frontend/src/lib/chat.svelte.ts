@@ -18,6 +18,7 @@ import {
   type SendExtra,
 } from './api';
 import { clock } from './format';
+import { NetTransport, type TransportKind } from './transport';
 import { t } from './i18n.svelte';
 import { refusalText } from './refusal';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
@@ -111,6 +112,9 @@ export class ChatApp {
   infoError = $state('');
   me = $state<User | null>(null);
   conn = $state<ConnState>('stopped');
+  /** WebSocket, or SSE + REST where WebSockets are blocked (transport.ts). */
+  transport = $state<TransportKind>('websocket');
+  readonly net = new NetTransport({ csrf: () => this.api.csrf, onTransport: (k) => (this.transport = k) });
   retryIn = $state(0);
   everOnline = $state(false);
   conversations = $state<Conversation[]>([]);
@@ -181,10 +185,21 @@ export class ChatApp {
     }
     this.route = parseHash(location.hash);
     addEventListener('hashchange', () => this.onHash());
-    addEventListener('online', () => this.socket?.retryNow());
+    addEventListener('online', () => {
+      this.socket?.retryNow();
+      this.net.wake();
+    });
+    // A page restored from the back/forward cache (phones do this) has a dead socket.
+    addEventListener('pageshow', (e) => {
+      if ((e as PageTransitionEvent).persisted) {
+        this.socket?.retryNow();
+        this.net.wake();
+      }
+    });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') {
         this.socket?.retryNow();
+        this.net.wake();
         this.scheduleRead();
       }
     });
@@ -247,6 +262,7 @@ export class ChatApp {
   /** Back to the join screen (logged out, or the session died). */
   private leave(): void {
     this.socket?.stop();
+    this.net.stop();
     this.socket = null;
     this.me = null;
     this.conversations = [];
@@ -295,6 +311,7 @@ export class ChatApp {
     const key = `teamchat.outbox.${s.user.id}`;
     this.socket = new ChatSocket({
       url: () => socketUrl(),
+      WebSocketImpl: this.net.Impl,
       onFrame: (f) => this.onFrame(f),
       onState: (st, info) => {
         this.conn = st;
@@ -454,7 +471,7 @@ export class ChatApp {
     void this.loadMembers(id, true).finally(() => this.membersLoading.delete(id));
   }
 
-  /** True only when a presence frame said so (the server sends changes, not a snapshot). */
+  /** True only when presence frames said so (a snapshot after ready, then changes). */
   isOnline(userId: number): boolean | undefined {
     return this.presence[userId] === true ? true : undefined;
   }
@@ -1109,6 +1126,20 @@ export class ChatApp {
       }
       case 'presence':
         this.presence[f.user_id] = f.online;
+        this.presenceTick++;
+        break;
+      case 'presence_snapshot': {
+        // The whole list (after every ready): it replaces what an earlier connection left.
+        const next: Record<number, boolean> = {};
+        for (const id of f.user_ids) next[id] = true;
+        if (this.me) next[this.me.id] = true;
+        this.presence = next;
+        this.presenceTick++;
+        break;
+      }
+      case 'presence_changes':
+        for (const id of f.online) this.presence[id] = true;
+        for (const id of f.offline) if (id !== this.me?.id) this.presence[id] = false;
         this.presenceTick++;
         break;
       case 'conversation_updated':

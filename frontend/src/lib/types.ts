@@ -49,6 +49,8 @@ export interface Mute {
 }
 
 export type DmPolicy = 'anyone' | 'staff' | 'none';
+/** Who may create groups: students too, or admins only. */
+export type GroupPolicy = 'anyone' | 'staff';
 
 /** One audit log entry (GET /audit), newest first. */
 export interface AuditEntry {
@@ -195,6 +197,7 @@ export interface Settings {
   /** While true only admins can post. */
   paused?: boolean;
   dm_policy?: DmPolicy;
+  group_policy?: GroupPolicy;
   /** Words that flag a message (not block it). */
   flag_words?: string[];
   /** Minutes a sender may edit a message (0–1440; 0 = editing off). */
@@ -222,6 +225,8 @@ export type ServerFrame =
   | { type: 'message_deleted'; conversation_id: number; message_id: number; seq: number }
   | { type: 'typing'; conversation_id: number; user: User }
   | { type: 'presence'; user_id: number; online: boolean }
+  | { type: 'presence_snapshot'; user_ids: number[] }
+  | { type: 'presence_changes'; online: number[]; offline: number[] }
   | { type: 'conversation_updated'; conversation: Conversation }
   | { type: 'member_added'; conversation_id: number; user: User }
   | { type: 'member_removed'; conversation_id: number; user: User }

@@ -1,14 +1,19 @@
 // Command loadtest measures a real Team Chat binary over real WebSockets on
-// 127.0.0.1 (make bench). Scenarios:
+// 127.0.0.1 (make bench). Scenarios, all on one conversation:
 //
-//	a) 300 clients subscribed to one conversation, 30 of them sending 100 msgs/s
-//	   in total: delivery and ack latency, server CPU and RSS;
-//	b) the most acked messages/s one conversation sustains, next to the raw
-//	   single-connection SQLite insert rate (synchronous=FULL, one row per
-//	   commit) measured on the same disk in the same run;
-//	c) 2,000 idle connections: server RSS per connection.
+//   - 2,000 and 5,000 clients connect and subscribe, then stay idle: time,
+//     evictions (4008), server RSS per connection;
+//   - 1,000 clients, 50 senders, 200 msgs/s: delivery latency;
+//   - 300 clients, 30 senders: delivery at 100 msgs/s, and the highest rate
+//     whose delivery p99 stays within 100 ms (stepping the rate up);
+//   - b) the most acked messages/s one conversation sustains, next to the raw
+//     single-connection SQLite insert rate (synchronous=FULL, one row per
+//     commit) measured on the same disk in the same run.
 //
-// It talks only to the server it starts on 127.0.0.1 and stops by itself.
+// With -peer centrifugo -peer-bin PATH the fan-out scenarios also run against
+// a Centrifugo binary (its JSON protocol, one channel, client-side publish),
+// with the same driver in the same run. It talks only to the servers it
+// starts on 127.0.0.1 and stops by itself.
 package main
 
 import (
@@ -24,7 +29,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,8 +45,22 @@ func main() {
 	bin := flag.String("server", "bin/teamchat", "teamchat binary to measure")
 	dataRoot := flag.String("data", "bin/bench-data", "directory for the data (on the disk to measure)")
 	dur := flag.Duration("duration", 10*time.Second, "length of each timed scenario")
+	baseline := flag.String("baseline", "", "also measure this other Team Chat binary (e.g. the previous release) in the fan-out scenarios")
+	peer := flag.String("peer", "", "also measure this peer: centrifugo")
+	peerBin := flag.String("peer-bin", "", "the peer's binary")
+	only := flag.String("only", "", "comma-separated subset: connect2000,connect5000,load1000,load300,rate300,b")
+	flag.StringVar(&profileDir, "profile", "", "save the server's CPU and allocation profiles per scenario into this directory (via --pprof)")
+	flag.BoolVar(&legacyFraming, "legacy", false, "Team Chat clients use the unnegotiated protocol (one frame per message, presence per user)")
 	flag.Parse()
-	if err := run(*bin, *dataRoot, *dur); err != nil {
+	if *peer != "" && *peer != "centrifugo" {
+		fmt.Fprintln(os.Stderr, "loadtest: -peer: only centrifugo is known")
+		os.Exit(2)
+	}
+	if (*peer == "") != (*peerBin == "") {
+		fmt.Fprintln(os.Stderr, "loadtest: -peer and -peer-bin go together")
+		os.Exit(2)
+	}
+	if err := run(*bin, *baseline, *dataRoot, *dur, *peerBin, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
@@ -62,8 +80,14 @@ func startServer(bin, data string) (*server, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("user add: %v: %s", err, out)
 	}
+	return startServerArgs(bin, data)
+}
+
+// startServerArgs serves an existing data directory.
+func startServerArgs(bin, data string, extra ...string) (*server, error) {
 	// The per-user message limit is off: scenario b measures the store, not the limiter.
-	cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0", "--max-conns-per-ip", "0")
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--no-mdns", "--msg-rate", "0", "--max-conns-per-ip", "0", "--signin-rate", "0"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
@@ -157,21 +181,6 @@ type frame struct {
 	} `json:"message"`
 }
 
-func subscribe(c *websocket.Conn) error {
-	if err := c.WriteJSON(map[string]any{"type": "subscribe", "conversation_id": 1}); err != nil {
-		return err
-	}
-	for {
-		var f frame
-		if err := c.ReadJSON(&f); err != nil {
-			return err
-		}
-		if f.Type == "subscribed" {
-			return nil
-		}
-	}
-}
-
 // procStat returns the process's CPU time (utime+stime) and RSS.
 func procStat(pid int) (time.Duration, int64) {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -189,29 +198,70 @@ func procStat(pid int) (time.Duration, int64) {
 	return time.Duration(ut+st) * 10 * time.Millisecond, rss // USER_HZ is 100 on Linux
 }
 
-func pct(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d[min(len(d)-1, int(float64(len(d))*p))]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
-func run(bin, root string, dur time.Duration) error {
+func run(bin, baseline, root string, dur time.Duration, peerBin, only string) error {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return err
 	}
-	fmt.Printf("# Team Chat load test (%s, %s per scenario)\n\n", time.Now().UTC().Format(time.RFC3339), dur)
-	if err := scenarioA(bin, root, dur); err != nil {
-		return fmt.Errorf("scenario a: %w", err)
+	if profileDir != "" {
+		if err := os.MkdirAll(profileDir, 0o700); err != nil {
+			return err
+		}
 	}
-	if err := scenarioB(bin, root, dur); err != nil {
-		return fmt.Errorf("scenario b: %w", err)
+	want := func(s string) bool { return only == "" || strings.Contains(","+only+",", ","+s+",") }
+	fmt.Printf("# Team Chat load test (%s, %s per timed scenario)\n\n", time.Now().UTC().Format(time.RFC3339), dur)
+	most := 0
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"connect5000", 5000}, {"connect2000", 2000}, {"load1000", 1000}, {"load300", 300}, {"rate300", 300}} {
+		if want(c.name) {
+			most = max(most, c.n)
+		}
 	}
-	if err := scenarioC(bin, root); err != nil {
-		return fmt.Errorf("scenario c: %w", err)
+	var rs results
+	if most > 0 {
+		var factories []targetFactory
+		if baseline != "" {
+			tb, err := teamchatFactory("Team Chat baseline", baseline, filepath.Join(root, "baseline"), most)
+			if err != nil {
+				return fmt.Errorf("baseline accounts: %w", err)
+			}
+			factories = append(factories, tb)
+		}
+		tc, err := teamchatFactory("Team Chat", bin, filepath.Join(root, "fanout"), most)
+		if err != nil {
+			return fmt.Errorf("accounts: %w", err)
+		}
+		factories = append(factories, tc)
+		if peerBin != "" {
+			factories = append(factories, centrifugoFactory(peerBin, filepath.Join(root, "peer")))
+		}
+		for _, f := range factories {
+			steps := []struct {
+				name string
+				run  func() error
+			}{
+				{"connect2000", func() error { return connectScenario(&rs, f, 2000, 5*time.Second) }},
+				{"connect5000", func() error { return connectScenario(&rs, f, 5000, 5*time.Second) }},
+				{"load1000", func() error { return loadScenario(&rs, f, 1000, 50, 200, dur) }},
+				{"load300", func() error { return loadScenario(&rs, f, 300, 30, 100, dur) }},
+				{"rate300", func() error { return rateSearch(&rs, f, 300, 30, 100*time.Millisecond, 5*time.Second) }},
+			}
+			for _, st := range steps {
+				if !want(st.name) {
+					continue
+				}
+				if err := st.run(); err != nil {
+					return fmt.Errorf("%s: %w", st.name, err)
+				}
+			}
+		}
+		rs.print()
+	}
+	if want("b") {
+		if err := scenarioB(bin, root, dur); err != nil {
+			return fmt.Errorf("scenario b: %w", err)
+		}
 	}
 	return nil
 }
@@ -222,128 +272,6 @@ func freshDir(root, name string) (string, error) {
 		return "", err
 	}
 	return d, os.MkdirAll(d, 0o700)
-}
-
-func scenarioA(bin, root string, dur time.Duration) error {
-	dir, err := freshDir(root, "a")
-	if err != nil {
-		return err
-	}
-	s, err := startServer(bin, dir)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	admin, _ := s.token("admin")
-	senders, err := s.users(admin, "sender", 30)
-	if err != nil {
-		return err
-	}
-	readers, err := s.users(admin, "reader", 1)
-	if err != nil {
-		return err
-	}
-	var mu sync.Mutex
-	var delivery, acks []time.Duration
-	var conns []*websocket.Conn
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	stopAt := time.Time{}
-	readLoop := func(c *websocket.Conn, sender bool, sent *sync.Map) {
-		defer wg.Done()
-		for {
-			var f frame
-			if err := c.ReadJSON(&f); err != nil {
-				return
-			}
-			now := time.Now()
-			switch f.Type {
-			case "message":
-				if sender {
-					continue // delivery is measured at the 270 pure readers and the other senders' echo is skipped
-				}
-				ts, err := strconv.ParseInt(strings.Fields(f.Message.Body)[0], 10, 64)
-				if err == nil {
-					mu.Lock()
-					delivery = append(delivery, now.Sub(time.Unix(0, ts)))
-					mu.Unlock()
-				}
-			case "ack":
-				if v, ok := sent.LoadAndDelete(f.ClientID); ok {
-					mu.Lock()
-					acks = append(acks, now.Sub(v.(time.Time)))
-					mu.Unlock()
-				}
-			}
-		}
-	}
-	for i := range 270 {
-		c, err := s.dial(readers[0])
-		if err != nil {
-			return fmt.Errorf("reader %d: %w", i, err)
-		}
-		if err := subscribe(c); err != nil {
-			return err
-		}
-		conns = append(conns, c)
-		wg.Add(1)
-		go readLoop(c, false, nil)
-	}
-	var sentTotal atomic.Int64
-	for i, tok := range senders {
-		c, err := s.dial(tok)
-		if err != nil {
-			return err
-		}
-		if err := subscribe(c); err != nil {
-			return err
-		}
-		conns = append(conns, c)
-		sent := &sync.Map{}
-		wg.Add(1)
-		go readLoop(c, true, sent)
-		go func() {
-			<-start
-			// 30 senders × 3.33 msgs/s = 100 msgs/s, evenly spread.
-			// Offsets of 10 ms spread the 30 senders evenly over each 300 ms period.
-			time.Sleep(time.Duration(i) * 10 * time.Millisecond)
-			tick := time.NewTicker(300 * time.Millisecond)
-			defer tick.Stop()
-			for n := 0; time.Now().Before(stopAt); n++ {
-				<-tick.C
-				id := fmt.Sprintf("a%d-%d", i, n)
-				now := time.Now()
-				sent.Store(id, now)
-				body := fmt.Sprintf("%d %s", now.UnixNano(), strings.Repeat("x", 80))
-				if c.WriteJSON(map[string]any{"type": "send", "conversation_id": 1, "client_id": id, "body": body}) != nil {
-					return
-				}
-				sentTotal.Add(1)
-			}
-		}()
-	}
-	cpu0, _ := procStat(s.cmd.Process.Pid)
-	t0 := time.Now()
-	stopAt = t0.Add(dur)
-	close(start)
-	time.Sleep(dur + 2*time.Second) // the scenario's length, then a drain period
-	cpu1, rss := procStat(s.cmd.Process.Pid)
-	elapsed := time.Since(t0)
-	for _, c := range conns {
-		c.Close()
-	}
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	fmt.Printf("## a) 300 clients on one conversation, 30 senders, 100 msgs/s\n\n")
-	fmt.Printf("| figure | value |\n|---|---|\n")
-	fmt.Printf("| messages sent | %d (%.0f/s) |\n", sentTotal.Load(), float64(sentTotal.Load())/dur.Seconds())
-	fmt.Printf("| deliveries measured (270 readers) | %d |\n", len(delivery))
-	fmt.Printf("| delivery latency p50 / p99 / max | %s / %s / %s |\n", ms(pct(delivery, .5)), ms(pct(delivery, .99)), ms(pct(delivery, 1)))
-	fmt.Printf("| ack latency p50 / p99 | %s / %s |\n", ms(pct(acks, .5)), ms(pct(acks, .99)))
-	fmt.Printf("| server CPU | %.0f %% of one core |\n", 100*float64(cpu1-cpu0)/float64(elapsed))
-	fmt.Printf("| server RSS | %.1f MiB |\n\n", float64(rss)/(1<<20))
-	return nil
 }
 
 // rawInsertRate is SQLite alone: one connection, synchronous=FULL, WAL, one row per commit.
@@ -391,6 +319,7 @@ func scenarioB(bin, root string, dur time.Duration) error {
 	}
 	var acked atomic.Int64
 	var wg sync.WaitGroup
+	ackedIDs := make([][]string, senders) // per sender: the client_ids acked, checked against the database at the end
 	stopAt := time.Now().Add(dur + time.Second)
 	measureFrom := time.Now().Add(time.Second)
 	var atStart int64
@@ -414,6 +343,7 @@ func scenarioB(bin, root string, dur time.Duration) error {
 					}
 					if f.Type == "ack" {
 						acked.Add(1)
+						ackedIDs[i] = append(ackedIDs[i], f.ClientID)
 						<-slots
 					}
 				}
@@ -438,50 +368,18 @@ func scenarioB(bin, root string, dur time.Duration) error {
 	elapsed := time.Since(t0)
 	cpu1, rss := procStat(s.cmd.Process.Pid)
 	wg.Wait()
+	s.stop()
+	stored, err := checkStoredOnce(filepath.Join(dir, "teamchat.db"), ackedIDs)
+	if err != nil {
+		return err
+	}
 	rate := float64(n) / elapsed.Seconds()
 	fmt.Printf("## b) highest acked rate on one conversation (synchronous=FULL, ack after commit)\n\n")
 	fmt.Printf("| figure | value |\n|---|---|\n")
 	fmt.Printf("| raw SQLite insert rate, one row per commit, same disk | %.0f rows/s |\n", raw)
 	fmt.Printf("| Team Chat acked messages/s (%d senders × %d in flight, group commit) | %.0f msgs/s |\n", senders, window, rate)
 	fmt.Printf("| ratio | %.2f× the raw rate |\n", rate/raw)
-	fmt.Printf("| server CPU / RSS | %.0f %% / %.1f MiB |\n\n", 100*float64(cpu1-cpu0)/float64(elapsed), float64(rss)/(1<<20))
-	return nil
-}
-
-func scenarioC(bin, root string) error {
-	dir, err := freshDir(root, "c")
-	if err != nil {
-		return err
-	}
-	s, err := startServer(bin, dir)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	admin, _ := s.token("admin")
-	toks, err := s.users(admin, "idle", 1)
-	if err != nil {
-		return err
-	}
-	time.Sleep(2 * time.Second) // let start-up garbage settle before the baseline
-	_, before := procStat(s.cmd.Process.Pid)
-	const n = 2000
-	conns := make([]*websocket.Conn, 0, n)
-	for i := range n {
-		c, err := s.dial(toks[0])
-		if err != nil {
-			return fmt.Errorf("connection %d: %w", i, err)
-		}
-		conns = append(conns, c)
-	}
-	time.Sleep(3 * time.Second)
-	_, after := procStat(s.cmd.Process.Pid)
-	for _, c := range conns {
-		c.Close()
-	}
-	fmt.Printf("## c) %d idle connections\n\n", n)
-	fmt.Printf("| figure | value |\n|---|---|\n")
-	fmt.Printf("| server RSS before / after | %.1f MiB / %.1f MiB |\n", float64(before)/(1<<20), float64(after)/(1<<20))
-	fmt.Printf("| RSS per connection | %.1f KiB |\n\n", float64(after-before)/n/1024)
+	fmt.Printf("| server CPU / RSS | %.0f %% / %.1f MiB |\n", 100*float64(cpu1-cpu0)/float64(elapsed), float64(rss)/(1<<20))
+	fmt.Printf("| every acked message stored exactly once | yes: %d acked, %d stored (after the server stopped) |\n\n", acked.Load(), stored)
 	return nil
 }

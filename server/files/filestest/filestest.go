@@ -16,7 +16,13 @@ import (
 
 // BombPNG is a valid PNG whose header claims w × h 8-bit RGBA pixels (at
 // 30000² that is 3.6 GB once decoded) with about 1 KiB of compressed data.
-func BombPNG(w, h uint32) []byte {
+func BombPNG(w, h uint32) []byte { return bombPNG(w, h, 8) }
+
+// BombPNG16 is BombPNG with 16 bits per channel: 8 bytes a pixel once
+// decoded, so 7071 × 7071 (just under 50 megapixels) takes 400 MB.
+func BombPNG16(w, h uint32) []byte { return bombPNG(w, h, 16) }
+
+func bombPNG(w, h uint32, depth byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x89PNG\r\n\x1a\n")
 	chunk := func(typ string, data []byte) {
@@ -31,7 +37,7 @@ func BombPNG(w, h uint32) []byte {
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], w)
 	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
+	ihdr[8], ihdr[9] = depth, 6 // RGBA
 	chunk("IHDR", ihdr)
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
