@@ -22,6 +22,7 @@ import { NetTransport, type TransportKind } from './transport';
 import { t } from './i18n.svelte';
 import { refusalText } from './refusal';
 import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
+import { announceMessage, resetAnnouncer } from './announce.svelte';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
@@ -279,6 +280,7 @@ export class ChatApp {
     this.flagsLoaded = false;
     this.focus = null;
     this.mentionSeen.clear();
+    resetAnnouncer();
     this.subscribed = null;
     this.subs.clear();
     this.feed = [];
@@ -1024,6 +1026,7 @@ export class ChatApp {
     }
     switch (f.type) {
       case 'mentioned':
+        announceMessage(f.message, this.conversation(f.conversation_id), this.me, this.isOpen(f.conversation_id));
         this.onMentioned(f.conversation_id, f.message);
         break;
       case 'ready': {
@@ -1053,6 +1056,8 @@ export class ChatApp {
         this.countReply(m);
         this.insert(m);
         this.onNewMessage(m);
+        // Only the open conversation's messages: the live feed's are not the reader's to hear.
+        if (this.isOpen(m.conversation_id)) announceMessage(m, this.conversation(m.conversation_id), this.me, true);
         if (this.liveActive) this.addToFeed([m]);
         break;
       }
@@ -1181,7 +1186,9 @@ export class ChatApp {
         if (f.last_seq > c.last_seq) {
           c.last_seq = f.last_seq;
           c.unread = Math.max(0, f.last_seq - (this.readSeq[c.id] ?? 0));
-          void this.refreshPreview(c.id);
+          const preview = this.refreshPreview(c.id);
+          // A direct message elsewhere is announced; its text comes with the preview.
+          if (c.kind === 'direct' && !this.isOpen(c.id)) void preview.then((m) => m && m.seq === f.last_seq && announceMessage(m, c, this.me, false));
         }
         break;
       }
@@ -1267,6 +1274,11 @@ export class ChatApp {
   /** Sum of unread mentions over every conversation (the sidebar's Mentions badge). */
   get totalMentions(): number {
     return this.conversations.reduce((n, c) => n + (c.unread_mentions ?? 0), 0);
+  }
+
+  /** The conversation is on screen. */
+  private isOpen(id: number): boolean {
+    return this.route.view === 'chat' && this.route.id === id;
   }
 
   /** A `mentioned` frame: one more unread mention, unless the conversation is on screen (it is read at once). */
