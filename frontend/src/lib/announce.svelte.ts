@@ -20,9 +20,10 @@ const KEEP = 5;
 let next = 0;
 const said = new Set<number>();
 
-/** A message's text for speech: one line, at most 160 characters. */
+/** A message's text for speech: one line without Markdown emphasis, at most 160 characters. */
 export function spoken(m: Message): string {
-  const line = m.body.replace(/\s+/g, ' ').trim();
+  // Emphasis and code markers are not read out.
+  const line = m.body.replace(/(\*\*|__|~~|`+)/g, '').replace(/\s+/g, ' ').trim();
   if (!line) return m.attachments?.length ? t('a11y.attachment') : '';
   return line.length > 160 ? line.slice(0, 159) + '…' : line;
 }
