@@ -25,6 +25,7 @@ import { SubscriptionBook, markFeedDeleted, mergeFeed } from './live';
 import { submitSetup, type SetupInput } from './setup';
 import { Hands } from './hands.svelte';
 import { Questions } from './questions.svelte';
+import { announceMessage, resetAnnouncer } from './announce.svelte';
 import type { ClassSession, ClassSessionInfo, Conversation, Flag, Member, Message, ServerFrame, ServerInfo, SessionInfo, User } from './types';
 
 export interface PendingView {
@@ -294,6 +295,7 @@ export class ChatApp {
     this.flagsLoaded = false;
     this.focus = null;
     this.mentionSeen.clear();
+    resetAnnouncer();
     this.subscribed = null;
     this.subs.clear();
     this.feed = [];
@@ -1039,6 +1041,7 @@ export class ChatApp {
     }
     switch (f.type) {
       case 'mentioned':
+        announceMessage(f.message, this.conversation(f.conversation_id), this.me, this.isOpen(f.conversation_id));
         this.onMentioned(f.conversation_id, f.message);
         break;
       case 'question_asked':
@@ -1080,6 +1083,8 @@ export class ChatApp {
         this.countReply(m);
         this.insert(m);
         this.onNewMessage(m);
+        // Only the open conversation's messages: the live feed's are not the reader's to hear.
+        if (this.isOpen(m.conversation_id)) announceMessage(m, this.conversation(m.conversation_id), this.me, true);
         if (this.liveActive) this.addToFeed([m]);
         break;
       }
@@ -1208,7 +1213,9 @@ export class ChatApp {
         if (f.last_seq > c.last_seq) {
           c.last_seq = f.last_seq;
           c.unread = Math.max(0, f.last_seq - (this.readSeq[c.id] ?? 0));
-          void this.refreshPreview(c.id);
+          const preview = this.refreshPreview(c.id);
+          // A direct message elsewhere is announced; its text comes with the preview.
+          if (c.kind === 'direct' && !this.isOpen(c.id)) void preview.then((m) => m && m.seq === f.last_seq && announceMessage(m, c, this.me, false));
         }
         break;
       }
@@ -1294,6 +1301,11 @@ export class ChatApp {
   /** Sum of unread mentions over every conversation (the sidebar's Mentions badge). */
   get totalMentions(): number {
     return this.conversations.reduce((n, c) => n + (c.unread_mentions ?? 0), 0);
+  }
+
+  /** The conversation is on screen. */
+  private isOpen(id: number): boolean {
+    return this.route.view === 'chat' && this.route.id === id;
   }
 
   /** A `mentioned` frame: one more unread mention, unless the conversation is on screen (it is read at once). */
