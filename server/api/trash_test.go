@@ -83,6 +83,18 @@ func TestTrashDeleteAndRestore(t *testing.T) {
 	if r := f.member.Do("POST", g+"/messages", map[string]any{"body": "anyone?"}); r.Status != 404 || r.ErrCode() != "not_found" {
 		t.Errorf("member posts after delete: %d %s", r.Status, r.Body)
 	}
+	// The classroom tools of a trashed conversation are gone with it.
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", g + "/hands", nil}, {"POST", g + "/hands", nil},
+		{"GET", g + "/questions", nil}, {"POST", g + "/questions", map[string]any{"body": "still there?"}},
+	} {
+		if r := f.member.Do(c.method, c.path, c.body); r.Status != 404 || r.ErrCode() != "not_found" {
+			t.Errorf("member %s %s after delete: %d %s", c.method, c.path, r.Status, r.Body)
+		}
+	}
 	ws.Send(map[string]any{"type": "send", "conversation_id": f.group, "client_id": "late", "body": "late"})
 	if e := ws.Expect("error"); e["code"] != "not_found" {
 		t.Errorf("ws send after delete: %v", e)
